@@ -1,0 +1,94 @@
+"""Idempotency-Key handling for writes that a flaky network may send twice.
+
+The key's record is inserted in the same transaction as the write it guards. A concurrent retry
+with the same key blocks on the unique index until the first request commits, then replays its
+stored response; a retry after a lost response replays it too. The same key with a different
+request body is refused with 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api.problems import PROBLEM_CONTENT_TYPE, problem_exception_handler
+from warehouse.errors import DomainError, IdempotencyKeyReused
+from warehouse.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 128
+
+
+class MissingIdempotencyKey(DomainError):
+    code = "idempotency-key-required"
+    title = "Idempotency-Key header required"
+    http_status = 400
+
+
+def _fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _jsonable(data) -> object:
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def idempotent(request: Request, handler: Callable[[], Response], *, required: bool) -> Response:
+    """Run `handler` once per (user, Idempotency-Key); replay its response to retries.
+
+    Without a key the handler just runs (or, when `required`, the request is refused with 400).
+    A 4xx answer is stored and replayed like a success: the retry of a refused scan is refused
+    the same way. A 5xx or an unexpected exception stores nothing, so a retry runs again.
+    """
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        if required:
+            raise MissingIdempotencyKey(
+                f"Send an {HEADER} header (a new UUID per scan, reused on retry)."
+            )
+        return handler()
+    if len(key) > MAX_KEY_LENGTH:
+        raise MissingIdempotencyKey(f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.")
+    fingerprint = _fingerprint(request)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=request.user, key=key, request_fingerprint=fingerprint
+                )
+        except IntegrityError:
+            record = None
+        if record is not None:
+            try:
+                with transaction.atomic():
+                    response = handler()
+            except DomainError as error:
+                response = problem_exception_handler(error, {})
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+                return response
+            record.response_status = response.status_code
+            record.response_body = _jsonable(response.data)
+            record.save(update_fields=["response_status", "response_body"])
+            return response
+    return _replay(request, key, fingerprint)
+
+
+def _replay(request: Request, key: str, fingerprint: str) -> Response:
+    record = IdempotencyRecord.objects.get(user=request.user, key=key)
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"{HEADER} {key!r} was already used for a different request; use a new key."
+        )
+    response = Response(record.response_body, status=record.response_status)
+    response["Idempotent-Replayed"] = "true"
+    if record.response_status >= 400:
+        response.content_type = PROBLEM_CONTENT_TYPE
+    return response

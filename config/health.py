@@ -1,0 +1,47 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, JsonResponse
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and serving requests; checks nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ready() -> tuple[bool, str]:
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as error:
+        return False, f"unreachable: {error.__class__.__name__}"
+    if pending:
+        return False, f"{len(pending)} migration(s) not applied"
+    return True, "ok"
+
+
+def _broker_ready() -> tuple[bool, str]:
+    if not settings.REDIS_URL:
+        return True, "not used (tasks run inline)"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        return False, f"unreachable: {error.__class__.__name__}"
+    return True, "ok"
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve traffic: database reachable with all migrations applied, broker reachable."""
+    database_ok, database = _database_ready()
+    broker_ok, broker = _broker_ready()
+    ready = database_ok and broker_ok
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "database": database, "broker": broker},
+        status=200 if ready else 503,
+    )

@@ -1,0 +1,57 @@
+"""Domain errors. Services raise them; one exception handler maps them to problem+json."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the warehouse refused the request; nothing was written.
+
+    `code` names the problem for clients; `http_status` is how the API reports it (409 unless
+    the subclass says otherwise); `errors` optionally carries per-field messages.
+    """
+
+    code = "domain-error"
+    title = "Request refused"
+    http_status = 409
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class InvalidTransition(DomainError):
+    code = "invalid-transition"
+    title = "Illegal state transition"
+
+
+class InsufficientStock(DomainError):
+    code = "insufficient-stock"
+    title = "Not enough stock"
+
+
+class CapacityExceeded(DomainError):
+    code = "capacity-exceeded"
+    title = "Location capacity exceeded"
+
+
+class StorageClassMismatch(DomainError):
+    code = "wrong-storage-class"
+    title = "Wrong storage class for this location"
+
+
+class LocationInactive(DomainError):
+    code = "location-inactive"
+    title = "Location is not active"
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid-quantity"
+    title = "Invalid quantity"
+    http_status = 400
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+    http_status = 422

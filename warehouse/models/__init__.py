@@ -1,0 +1,20 @@
+from warehouse.models.access import DeviceToken, IdempotencyRecord
+from warehouse.models.catalog import Lot, PackSize, Product, StorageClass
+from warehouse.models.layout import DockDoor, Location, Warehouse, Zone
+from warehouse.models.stock import StockBalance, StockMove, StockStatus
+
+__all__ = [
+    "DeviceToken",
+    "DockDoor",
+    "IdempotencyRecord",
+    "Location",
+    "Lot",
+    "PackSize",
+    "Product",
+    "StockBalance",
+    "StockMove",
+    "StockStatus",
+    "StorageClass",
+    "Warehouse",
+    "Zone",
+]
