@@ -243,7 +243,9 @@ class _StockPlaceInput(serializers.Serializer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["warehouse"].queryset = list_warehouses_for(self.context["request"].user)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["warehouse"].queryset = list_warehouses_for(request.user)
 
     def _location(self, attrs: dict, field: str) -> Location:
         location = Location.objects.filter(warehouse=attrs["warehouse"], code=attrs[field]).first()

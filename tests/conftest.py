@@ -1,0 +1,69 @@
+"""Shared fixtures: a small warehouse, products, users in each role, and API clients."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
+
+from tests.factories import warehouse as wf
+from warehouse.models import DeviceToken
+from warehouse.roles import ALL_ROLES
+
+
+@pytest.fixture
+def site(db) -> wf.Site:
+    """A warehouse with dock, quarantine, staging, ambient and chilled storage and a few bins."""
+    return wf.make_site()
+
+
+@pytest.fixture
+def product(db):
+    return wf.make_product(sku="AMB-1", gtin="09501101530003", unit_weight_kg=Decimal("1.5"))
+
+
+@pytest.fixture
+def lot_product(db):
+    return wf.make_product(
+        sku="CHL-1",
+        gtin="09501101530010",
+        storage_class="chilled",
+        is_lot_tracked=True,
+        is_expiry_tracked=True,
+    )
+
+
+def make_user(username: str, *roles: str, site: wf.Site | None = None, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    for role in roles:
+        user.groups.add(Group.objects.get(name=role))
+    if site is not None:
+        site.warehouse.staff.add(user)
+    return user
+
+
+@pytest.fixture
+def users(site) -> dict[str, User]:
+    """One member of `site` per role, plus `outsider`: a manager of another warehouse."""
+    people = {role: make_user(role, role, site=site) for role in ALL_ROLES}
+    other = wf.make_site(code="OTHER")
+    people["outsider"] = make_user("outsider", "manager", site=other)
+    return people
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        _, raw = DeviceToken.issue(user=user, name="test device")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(users) -> dict[str, APIClient]:
+    """Token-authenticated API clients by role name, and `anonymous`."""
+    clients = {name: client_for(user) for name, user in users.items()}
+    clients["anonymous"] = client_for(None)
+    return clients
