@@ -1,0 +1,28 @@
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.core.management.base import BaseCommand
+
+from warehouse import demo
+
+# Each app may add its own demo data in `<app>.demo.seed(warehouse=..., stdout=...)`.
+APPS_WITH_DEMO_DATA = ("receiving", "shipping", "routing")
+
+
+class Command(BaseCommand):
+    help = "Load a realistic demo warehouse (idempotent: safe to run again)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--seed", type=int, default=7, help="Random seed for the demo data.")
+
+    def handle(self, *args, **options) -> None:
+        warehouse = demo.seed(self.stdout, seed=options["seed"])
+        for app in APPS_WITH_DEMO_DATA:
+            if find_spec(f"{app}.demo") is not None:
+                import_module(f"{app}.demo").seed(warehouse=warehouse, stdout=self.stdout)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo logins (password {demo.DEMO_PASSWORD!r}): "
+                "manager, dock, inspector, picker, dispatcher."
+            )
+        )
