@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded default: SQLite database, uploads, beat schedule.
@@ -163,7 +164,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"StockStatusEnum": "warehouse.models.stock.StockStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "StockStatusEnum": "warehouse.models.stock.StockStatus",
+        "AsnStatusEnum": "receiving.models.InboundShipment.Status",
+        "RoutePlanStatusEnum": "routing.models.RoutePlan.Status",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "deviceToken": {
@@ -191,10 +196,43 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Shipping: release planned waves once their cut-off has passed (checked every minute).
+CELERY_BEAT_SCHEDULE["release-due-waves"] = {
+    "task": "shipping.tasks.release_due_waves_task",
+    "schedule": 60.0,
+}
+# Receiving: at 16:00 UTC, give tomorrow's announced ASNs dock slots (per warehouse's local day).
+CELERY_BEAT_SCHEDULE["schedule-dock-appointments"] = {
+    "task": "receiving.tasks.schedule_tomorrows_dock_appointments_task",
+    "schedule": crontab(hour=16, minute=0),
+}
+# Routing: every 15 minutes, plan tomorrow's routes of warehouses past their planning cut-off.
+CELERY_BEAT_SCHEDULE["plan-tomorrows-routes"] = {
+    "task": "routing.tasks.plan_tomorrows_routes_task",
+    "schedule": crontab(minute="*/15"),
+}
 
 DOCKSIDE = {
-    # Units of measure in which stock is counted; pack sizes convert to these.
     "TOKEN_LIFETIME_DAYS": int(os.environ.get("DOCKSIDE_TOKEN_LIFETIME_DAYS", 180)),
+    # Outbound (shipping): SSCC company prefix, delivery window tolerance, pick batch limits.
+    "GS1_COMPANY_PREFIX": os.environ.get("DOCKSIDE_GS1_COMPANY_PREFIX", "0950110"),
+    "DELIVERY_WINDOW_TOLERANCE_MINUTES": int(
+        os.environ.get("DOCKSIDE_DELIVERY_WINDOW_TOLERANCE_MINUTES", 15)
+    ),
+    "PICK_BATCH_MAX_LINES": int(os.environ.get("DOCKSIDE_PICK_BATCH_MAX_LINES", 20)),
+    "PICK_BATCH_MAX_WEIGHT_KG": os.environ.get("DOCKSIDE_PICK_BATCH_MAX_WEIGHT_KG", "250"),
+    "PICK_BATCH_MAX_VOLUME_M3": os.environ.get("DOCKSIDE_PICK_BATCH_MAX_VOLUME_M3", "1.5"),
+    "PICK_PATH_TIME_LIMIT_MS": int(os.environ.get("DOCKSIDE_PICK_PATH_TIME_LIMIT_MS", 100)),
+    "DEPARTURE_AFTER_CUTOFF_MINUTES": 120,
+    "ALLOCATION_MAX_ATTEMPTS": 6,
+    "ALLOCATION_BATCH_SIZE": 200,
+    # Receipts over an ASN line by more than this percentage need a manager's override to close.
+    "OVER_RECEIPT_TOLERANCE_PCT": int(os.environ.get("DOCKSIDE_OVER_RECEIPT_TOLERANCE_PCT", 5)),
+    # Road distance is estimated as great-circle distance times this factor.
+    "ROAD_FACTOR": float(os.environ.get("DOCKSIDE_ROAD_FACTOR", 1.3)),
+    "TRAVEL_MATRIX_PROVIDER": "routing.matrix.GreatCircleProvider",
+    # Local time at which tomorrow's delivery routes are planned by the beat task.
+    "ROUTE_PLANNING_CUTOFF": os.environ.get("DOCKSIDE_ROUTE_PLANNING_CUTOFF", "18:00"),
 }
 
 LOGGING = {

@@ -7,11 +7,15 @@ from config import health
 
 api_v1 = [
     path("", include("warehouse.api.urls")),
+    path("", include("shipping.api.urls")),
+    path("", include("receiving.api.urls")),
+    path("", include("routing.api.urls")),
 ]
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("pick/", include("shipping.pick.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -13,6 +13,20 @@ from warehouse.models import DeviceToken
 from warehouse.roles import ALL_ROLES
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """The `users` fixture creates six users per test; the production hasher would dominate."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def role_groups(db) -> None:
+    """The role groups a migration creates: transactional tests flush them after each test, so
+    they are recreated (when missing) for every test that needs them."""
+    for role in ALL_ROLES:
+        Group.objects.get_or_create(name=role)
+
+
 @pytest.fixture
 def site(db) -> wf.Site:
     """A warehouse with dock, quarantine, staging, ambient and chilled storage and a few bins."""
@@ -38,14 +52,15 @@ def lot_product(db):
 def make_user(username: str, *roles: str, site: wf.Site | None = None, **extra) -> User:
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     for role in roles:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the roles migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     if site is not None:
         site.warehouse.staff.add(user)
     return user
 
 
 @pytest.fixture
-def users(site) -> dict[str, User]:
+def users(site, role_groups) -> dict[str, User]:
     """One member of `site` per role, plus `outsider`: a manager of another warehouse."""
     people = {role: make_user(role, role, site=site) for role in ALL_ROLES}
     other = wf.make_site(code="OTHER")

@@ -1,4 +1,4 @@
-"""`make run`'s embedded default: SQLite, inline tasks, demo data, and the pages a newcomer opens."""
+"""`make run`'s embedded default: SQLite, inline tasks, demo data, the pages a newcomer opens."""
 
 from __future__ import annotations
 

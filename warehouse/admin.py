@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from warehouse.models import (
+    CountRequest,
     DeviceToken,
     DockDoor,
     IdempotencyRecord,
@@ -44,8 +45,19 @@ class ZoneAdmin(admin.ModelAdmin):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["code", "warehouse", "zone", "aisle", "bay", "level", "x", "y",
-                    "max_weight_kg", "max_volume_m3", "is_active"]
+    list_display = [
+        "code",
+        "warehouse",
+        "zone",
+        "aisle",
+        "bay",
+        "level",
+        "x",
+        "y",
+        "max_weight_kg",
+        "max_volume_m3",
+        "is_active",
+    ]
     list_filter = ["warehouse", "zone__kind", "zone__storage_class", "is_active", "aisle"]
     search_fields = ["code"]
     list_select_related = ["warehouse", "zone"]
@@ -53,8 +65,15 @@ class LocationAdmin(admin.ModelAdmin):
 
 @admin.register(DockDoor)
 class DockDoorAdmin(admin.ModelAdmin):
-    list_display = ["code", "warehouse", "direction", "opens_at", "closes_at", "slot_minutes",
-                    "is_active"]
+    list_display = [
+        "code",
+        "warehouse",
+        "direction",
+        "opens_at",
+        "closes_at",
+        "slot_minutes",
+        "is_active",
+    ]
     list_filter = ["warehouse", "direction", "is_active"]
     raw_id_fields = ["location"]
 
@@ -66,8 +85,17 @@ class PackSizeInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "gtin", "storage_class", "unit_weight_kg", "unit_volume_m3",
-                    "is_lot_tracked", "is_expiry_tracked", "is_active"]
+    list_display = [
+        "sku",
+        "name",
+        "gtin",
+        "storage_class",
+        "unit_weight_kg",
+        "unit_volume_m3",
+        "is_lot_tracked",
+        "is_expiry_tracked",
+        "is_active",
+    ]
     list_filter = ["storage_class", "is_lot_tracked", "is_expiry_tracked", "is_active"]
     search_fields = ["sku", "gtin", "name"]
     inlines = [PackSizeInline]
@@ -91,8 +119,19 @@ class StockBalanceAdmin(ReadOnlyAdmin):
 
 @admin.register(StockMove)
 class StockMoveAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "reason", "product", "lot", "quantity", "from_location",
-                    "from_status", "to_location", "to_status", "reference", "actor"]
+    list_display = [
+        "created_at",
+        "reason",
+        "product",
+        "lot",
+        "quantity",
+        "from_location",
+        "from_status",
+        "to_location",
+        "to_status",
+        "reference",
+        "actor",
+    ]
     list_filter = ["reason", "warehouse", "created_at"]
     search_fields = ["product__sku", "reference", "from_location__code", "to_location__code"]
     list_select_related = ["product", "lot", "from_location", "to_location", "actor"]
@@ -101,8 +140,15 @@ class StockMoveAdmin(ReadOnlyAdmin):
 
 @admin.register(DeviceToken)
 class DeviceTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "expires_at", "revoked_at",
-                    "last_used_at"]
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__username", "prefix"]
     readonly_fields = ["user", "prefix", "created_at", "last_used_at"]
@@ -124,3 +170,20 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["key", "user", "response_status", "created_at"]
     search_fields = ["key", "user__username"]
+
+
+@admin.register(CountRequest)
+class CountRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "location",
+        "product",
+        "reason",
+        "status",
+        "requested_by",
+        "created_at",
+        "reference",
+    ]
+    list_filter = ["status", "reason", "warehouse"]
+    search_fields = ["location__code", "product__sku", "reference"]
+    list_select_related = ["location", "product", "requested_by"]
+    raw_id_fields = ["location", "product", "requested_by"]

@@ -27,11 +27,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         raw = header[1].decode(errors="replace")
-        token = (
-            DeviceToken.objects.select_related("user")
-            .filter(key_hash=hash_token(raw))
-            .first()
-        )
+        token = DeviceToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown token.")
         if token.revoked_at is not None:

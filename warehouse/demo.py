@@ -51,8 +51,17 @@ class Aisles:
 # 1,000 bins: 840 ambient storage, 40 ambient pick face, 80 chilled, 40 frozen.
 LAYOUT = [
     Aisles("PICK", Zone.Kind.PICK_FACE, StorageClass.AMBIENT, "AB", 20, 1, 10, 300, Decimal("1.0")),
-    Aisles("AMB", Zone.Kind.STORAGE, StorageClass.AMBIENT, "CDEFGHJKLMNPQR", 20, 3, 10, 1000,
-           Decimal("2.0")),
+    Aisles(
+        "AMB",
+        Zone.Kind.STORAGE,
+        StorageClass.AMBIENT,
+        "CDEFGHJKLMNPQR",
+        20,
+        3,
+        10,
+        1000,
+        Decimal("2.0"),
+    ),
     Aisles("CHL", Zone.Kind.STORAGE, StorageClass.CHILLED, "ST", 20, 2, 10, 800, Decimal("1.6")),
     Aisles("FRZ", Zone.Kind.STORAGE, StorageClass.FROZEN, "U", 20, 2, 10, 800, Decimal("1.6")),
 ]
@@ -141,8 +150,20 @@ CATALOGUE = [
     (StorageClass.FROZEN, 20, True, True, 30),
 ]
 NAMES = {
-    StorageClass.AMBIENT: ["Pasta", "Rice", "Coffee", "Tea", "Detergent", "Cereal", "Tinned tomatoes",
-                           "Olive oil", "Biscuits", "Paper towels", "Shampoo", "Crisps"],
+    StorageClass.AMBIENT: [
+        "Pasta",
+        "Rice",
+        "Coffee",
+        "Tea",
+        "Detergent",
+        "Cereal",
+        "Tinned tomatoes",
+        "Olive oil",
+        "Biscuits",
+        "Paper towels",
+        "Shampoo",
+        "Crisps",
+    ],
     StorageClass.CHILLED: ["Yoghurt", "Milk", "Cheese", "Butter", "Salad", "Ham", "Orange juice"],
     StorageClass.FROZEN: ["Ice cream", "Frozen peas", "Fish fingers", "Pizza"],
 }
@@ -200,9 +221,12 @@ def seed_opening_stock(warehouse: Warehouse, products: list[Product], rng: rando
         location = candidates.pop()
         lot_id = None
         if product.is_lot_tracked:
-            expiry = today + timedelta(days=rng.randint(20, 400)) if product.is_expiry_tracked else None
+            expiry = (
+                today + timedelta(days=rng.randint(20, 400)) if product.is_expiry_tracked else None
+            )
             lot_id = Lot.objects.get_or_create(
-                product=product, code=f"L{today:%y%m}{rng.randint(100, 999)}",
+                product=product,
+                code=f"L{today:%y%m}{rng.randint(100, 999)}",
                 defaults={"expiry_date": expiry},
             )[0].id
         services.receive_stock(

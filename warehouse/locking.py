@@ -6,6 +6,10 @@ Lock policy (every writer of stock follows it):
    retry a transaction PostgreSQL aborts as a deadlock victim.
 2. Balance rows are locked together, in ascending id order, after their rows are ensured to exist.
 3. Allocation changes on a single balance row use one conditional UPDATE and take no other lock.
+4. Locks are FOR NO KEY UPDATE, never plain FOR UPDATE: inserting a row that references a locked
+   row (a StockMove naming the move's other location) takes FOR KEY SHARE on it, which FOR UPDATE
+   blocks. Two opposite moves A->B and B->A, each holding its target location, would then wait
+   for each other's source location: a deadlock. We never change a key, so NO KEY UPDATE is enough.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from warehouse.models import Location, StockBalance
 def lock_location(location_id: int) -> Location:
     """Lock one location row (with its zone loaded) for the rest of the transaction."""
     return (
-        Location.objects.select_for_update(of=("self",))
+        Location.objects.select_for_update(of=("self",), no_key=True)
         .select_related("zone")
         .get(id=location_id)
     )
@@ -29,6 +33,8 @@ def lock_location(location_id: int) -> Location:
 def lock_balances(balance_ids: Iterable[int]) -> dict[int, StockBalance]:
     """Lock balance rows in ascending id order and return them by id."""
     rows: QuerySet[StockBalance] = (
-        StockBalance.objects.select_for_update().filter(id__in=set(balance_ids)).order_by("id")
+        StockBalance.objects.select_for_update(no_key=True)
+        .filter(id__in=set(balance_ids))
+        .order_by("id")
     )
     return {row.id: row for row in rows}

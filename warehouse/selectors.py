@@ -23,7 +23,12 @@ from warehouse.models import Location, StockBalance, StockMove, Warehouse
 
 
 def list_warehouses_for(user: AbstractBaseUser) -> QuerySet[Warehouse]:
-    """Warehouses whose data `user` may see: all for superusers, else their memberships."""
+    """Warehouses whose data `user` may see: all for superusers, else their memberships.
+
+    Anonymous users (and the schema generator's fake requests) see none.
+    """
+    if not user.is_authenticated:
+        return Warehouse.objects.none()
     if user.is_superuser:
         return Warehouse.objects.all()
     return Warehouse.objects.filter(staff=user)
@@ -65,7 +70,7 @@ def list_locations_with_load(*, user: AbstractBaseUser) -> QuerySet[Location]:
 def list_balances(*, user: AbstractBaseUser, include_empty: bool = False) -> QuerySet[StockBalance]:
     balances = StockBalance.objects.filter(
         location__warehouse__in=list_warehouses_for(user)
-    ).select_related("location__zone", "product", "lot")
+    ).select_related("location__warehouse", "location__zone", "product", "lot")
     if not include_empty:
         balances = balances.filter(quantity__gt=0)
     return balances

@@ -7,13 +7,15 @@ raises a `DomainError` (nothing written) instead of breaking an invariant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from warehouse import events
 from warehouse.errors import (
@@ -45,10 +47,18 @@ class LotMismatch(DomainError):
     http_status = 400
 
 
-def _check_lot(product: Product, lot_id: int | None) -> None:
+def _check_lot(product: Product, lot_id: int | None, lot: Lot | None = None) -> None:
+    """Raise LotMismatch unless `lot_id` is a lot of `product` (or None for an untracked one).
+
+    `lot`, when the caller already loaded it, answers without a query.
+    """
     if lot_id is None:
         if product.is_lot_tracked:
             raise LotMismatch(f"{product.sku} is lot-tracked: give the lot.")
+        return
+    if lot is not None and lot.id == lot_id:
+        if lot.product_id != product.id:
+            raise LotMismatch(f"Lot {lot_id} is not a lot of {product.sku}.")
         return
     if not Lot.objects.filter(id=lot_id, product_id=product.id).exists():
         raise LotMismatch(f"Lot {lot_id} is not a lot of {product.sku}.")
@@ -247,18 +257,104 @@ def receive_stock(
     reason: str = Reason.RECEIPT,
     reference: str = "",
     actor: Actor = None,
+    product: Product | None = None,
+    lot: Lot | None = None,
 ) -> StockMove:
-    """Bring stock into a location from outside the warehouse (a receipt or a return)."""
-    return post_move(
-        product_id=product_id,
-        quantity=quantity,
-        lot_id=lot_id,
-        source=None,
-        target=Place(location_id, status),
-        reason=reason,
-        reference=reference,
-        actor=actor,
-    )
+    """Bring stock into a location from outside the warehouse (a receipt or a return).
+
+    The same rules and errors as `post_move` with no source (InvalidQuantity, LotMismatch,
+    LocationInactive, StorageClassMismatch, CapacityExceeded; nothing is written then), on a
+    shorter path because receiving is the hottest write: the target balance is created or
+    increased by ONE upsert, and no savepoint is taken (see `_receive`).
+
+    `product` and `lot`, when the caller has already loaded the rows of `product_id` and
+    `lot_id`, are used as given instead of being read again (the product's sku,
+    is_lot_tracked, storage_class and unit weight and volume are what the checks read).
+    """
+    if transaction.get_connection().in_atomic_block:
+        return _receive(**locals())
+    with transaction.atomic():
+        return _receive(**locals())
+
+
+def _receive(
+    *,
+    location_id: int,
+    product_id: int,
+    quantity: int,
+    lot_id: int | None,
+    status: str,
+    reason: str,
+    reference: str,
+    actor: Actor,
+    product: Product | None,
+    lot: Lot | None,
+) -> StockMove:
+    """`receive_stock` inside a transaction.
+
+    Every check (and the location lock) comes before the first write, so a DomainError leaves
+    the caller's transaction as it was and needs no savepoint of its own. The writes join the
+    caller's transaction (`savepoint=False`): a database error there dooms all of it, which is
+    what a savepoint-less caller must expect from any failed statement anyway.
+    """
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+    if product is None or product.id != product_id:
+        product = Product.objects.get(id=product_id)
+    _check_lot(product, lot_id, lot)
+    # Lock order of warehouse.locking: the target location, then the balance row (which the
+    # upsert below locks).
+    location = lock_location(location_id)
+    check_location_accepts(location, product, quantity)
+    with transaction.atomic(savepoint=False):
+        _add_to_balance(
+            place=Place(location_id, status),
+            product_id=product_id,
+            lot_id=lot_id,
+            quantity=quantity,
+        )
+        move = StockMove.objects.create(
+            warehouse_id=location.warehouse_id,
+            product_id=product_id,
+            lot_id=lot_id,
+            quantity=quantity,
+            from_location_id=None,
+            from_status="",
+            to_location_id=location_id,
+            to_status=status,
+            reason=reason,
+            reference=reference[:64],
+            note="",
+            actor=actor if actor is not None and actor.is_authenticated else None,
+        )
+    if status == StockStatus.AVAILABLE and location.zone.is_stocking:
+        events.stock_became_available(warehouse_id=location.warehouse_id, product_id=product_id)
+    return move
+
+
+def _add_to_balance(*, place: Place, product_id: int, lot_id: int | None, quantity: int) -> None:
+    """Add `quantity` free units to the balance of `place`, creating the row if it is missing.
+
+    One INSERT ... ON CONFLICT DO UPDATE: two transactions creating the first row of a place
+    both succeed (the second waits for the first, then adds to its row), and the row stays
+    locked until commit, as `lock_balances` would leave it. The unique constraints are partial
+    indexes (see StockBalance.Meta), so the conflict target names the one that applies.
+    """
+    if lot_id is None:
+        target = "(location_id, product_id, status) WHERE lot_id IS NULL"
+    else:
+        target = "(location_id, product_id, lot_id, status) WHERE lot_id IS NOT NULL"
+    table = StockBalance._meta.db_table
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "
+            "(location_id, product_id, lot_id, status, quantity, allocated, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, 0, %s) "
+            f"ON CONFLICT {target} DO UPDATE SET "
+            f"quantity = {table}.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at",
+            [place.location_id, product_id, lot_id, place.status, quantity, now],
+        )
 
 
 def move_stock(
@@ -393,6 +489,57 @@ def allocate_stock(*, balance_id: int, quantity: int) -> None:
             .first()
         )
         raise InsufficientStock(f"Only {free or 0} free in balance {balance_id}; {quantity} asked.")
+
+
+def allocate_stock_batch(*, requests: Sequence[tuple[int, int]]) -> set[int]:
+    """Promise free units of many available balances at once; returns the ids allocated.
+
+    `requests` are (balance id, quantity) pairs; pairs naming the same balance are summed first,
+    so each balance is taken once, for its whole amount or not at all. One conditional
+    statement: a balance is taken only while it is available and enough of it is free, so, as
+    with `allocate_stock`, concurrent allocations can never promise more than exists. Balances
+    left out of the answer were refused (not available, not enough free, or unknown); nothing
+    was written for them and the caller decides what to do. The rows are locked in ascending id
+    order (policy of `warehouse.locking`) before they change. Raises InvalidQuantity (nothing
+    written) when a quantity is not positive.
+    """
+    merged: dict[int, int] = {}
+    for balance_id, quantity in requests:
+        if quantity <= 0:
+            raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+        merged[balance_id] = merged.get(balance_id, 0) + quantity
+    if not merged:
+        return set()
+    ordered = sorted(merged.items())
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded development default) has no aliased VALUES: one UPDATE each.
+        return {
+            balance_id
+            for balance_id, quantity in ordered
+            if StockBalance.objects.filter(
+                id=balance_id,
+                status=StockStatus.AVAILABLE,
+                quantity__gte=F("allocated") + quantity,
+            ).update(allocated=F("allocated") + quantity)
+        }
+    table = StockBalance._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(ordered))
+    # An UPDATE ... FROM visits rows in whatever order its join plan picks (a hash join over a
+    # large VALUES list takes them in heap order), so the MATERIALIZED CTE first locks the rows
+    # in id order; the UPDATE then changes rows this transaction already holds.
+    sql = (
+        f"WITH v(id, qty) AS (VALUES {values}), "
+        f"locked AS MATERIALIZED (SELECT s.id FROM {table} AS s WHERE s.id IN (SELECT id FROM v) "
+        "ORDER BY s.id FOR NO KEY UPDATE) "
+        f"UPDATE {table} AS b SET allocated = b.allocated + v.qty FROM v, locked "
+        "WHERE b.id = v.id AND locked.id = b.id AND b.status = %s "
+        "AND b.quantity >= b.allocated + v.qty RETURNING b.id"
+    )
+    params: list[object] = [value for pair in ordered for value in pair]
+    params.append(StockStatus.AVAILABLE.value)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def deallocate_stock(*, balance_id: int, quantity: int) -> None:

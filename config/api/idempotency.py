@@ -13,7 +13,8 @@ import json
 from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -58,14 +59,10 @@ def idempotent(request: Request, handler: Callable[[], Response], *, required: b
         raise MissingIdempotencyKey(f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.")
     fingerprint = _fingerprint(request)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=request.user, key=key, request_fingerprint=fingerprint
-                )
-        except IntegrityError:
-            record = None
-        if record is not None:
+        record_id = _claim(request.user.pk, key, fingerprint)
+        if record_id is not None:
+            # The one savepoint: a refused request (DomainError) undoes the handler's writes
+            # but keeps the record, so its 4xx answer is stored and replayed.
             try:
                 with transaction.atomic():
                     response = handler()
@@ -74,11 +71,30 @@ def idempotent(request: Request, handler: Callable[[], Response], *, required: b
             if response.status_code >= 500:
                 transaction.set_rollback(True)
                 return response
-            record.response_status = response.status_code
-            record.response_body = _jsonable(response.data)
-            record.save(update_fields=["response_status", "response_body"])
+            IdempotencyRecord.objects.filter(id=record_id).update(
+                response_status=response.status_code, response_body=_jsonable(response.data)
+            )
             return response
     return _replay(request, key, fingerprint)
+
+
+def _claim(user_id: int, key: str, fingerprint: str) -> int | None:
+    """Insert the key's record and return its id, or None if the key is already taken.
+
+    INSERT ... ON CONFLICT DO NOTHING: no savepoint and no IntegrityError to recover from. While
+    another transaction holds an uncommitted record for the key, this waits on the unique index:
+    None if that one commits (then replay it), the new record's id if it rolls back.
+    """
+    table = IdempotencyRecord._meta.db_table
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, request_fingerprint, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user_id, key, fingerprint, now],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _replay(request: Request, key: str, fingerprint: str) -> Response:

@@ -76,7 +76,9 @@ def problem_exception_handler(exc, context) -> Response | None:
             errors=exc.errors or None,
         )
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, ObjectDoesNotExist):
         exc = Http404(str(exc))
@@ -116,7 +118,11 @@ def problem_exception_handler(exc, context) -> Response | None:
         )
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-    headers = {k: v for k, v in response.headers.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k in ("Retry-After", "WWW-Authenticate", "Allow")
+    }
     return problem(
         status_code=response.status_code,
         title=_TITLES.get(response.status_code, "Error"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import transaction
 from rest_framework import serializers
 
+from warehouse.gs1 import normalize_gtin
 from warehouse.models import (
     DeviceToken,
     Location,
@@ -15,6 +16,7 @@ from warehouse.models import (
     Warehouse,
     Zone,
 )
+from warehouse.models.catalog import validate_gtin
 from warehouse.selectors import list_warehouses_for
 
 
@@ -37,7 +39,8 @@ class PackSizeSerializer(serializers.ModelSerializer):
         model = PackSize
         fields = ["name", "quantity", "gtin"]
         # Uniqueness of the GTIN is checked by the database; validators here would query per row.
-        extra_kwargs = {"gtin": {"validators": []}}
+        # The check digit still is: without it a bad pack GTIN reached PackSize.save() (a 500).
+        extra_kwargs = {"gtin": {"validators": [validate_gtin]}}
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -60,6 +63,20 @@ class ProductSerializer(serializers.ModelSerializer):
             "min_remaining_shelf_life_days",
             "is_active",
         ]
+        # The default unique validator compares the GTIN as sent; validate_gtin compares the
+        # stored GTIN-14 form, so an EAN-13 of a known item is a 400, not a database conflict.
+        extra_kwargs = {"gtin": {"validators": [validate_gtin]}}
+
+    def validate_gtin(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        gtin = normalize_gtin(value)
+        clash = Product.objects.filter(gtin=gtin)
+        if self.instance is not None:
+            clash = clash.exclude(id=self.instance.id)
+        if clash.exists():
+            raise serializers.ValidationError("A product with this GTIN already exists.")
+        return gtin
 
     def validate_pack_sizes(self, packs: list[dict]) -> list[dict]:
         names = [pack["name"] for pack in packs]
@@ -104,9 +121,23 @@ class LotSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
+class _ZoneCodeField(serializers.SlugRelatedField):
+    """A zone code, looked up in the location's warehouse: every site has its own "store"."""
+
+    def get_queryset(self):
+        zones = super().get_queryset()
+        parent = self.parent
+        code = parent.initial_data.get("warehouse") if hasattr(parent, "initial_data") else None
+        if code:
+            return zones.filter(warehouse__code=code)
+        if parent.instance is not None:
+            return zones.filter(warehouse_id=parent.instance.warehouse_id)
+        return zones
+
+
 class LocationSerializer(serializers.ModelSerializer):
     warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
-    zone = serializers.SlugRelatedField(slug_field="code", queryset=Zone.objects.all())
+    zone = _ZoneCodeField(slug_field="code", queryset=Zone.objects.all())
     zone_kind = serializers.CharField(source="zone.kind", read_only=True)
     storage_class = serializers.CharField(source="zone.storage_class", read_only=True)
     used_weight_kg = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)

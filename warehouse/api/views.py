@@ -213,10 +213,8 @@ class StockMoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
 
 
-class DeviceTokenViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
-    """Per-device API tokens. Anyone may list and revoke their own; managers anyone's."""
+class DeviceTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Per-device API tokens. Anyone may list and revoke their own; managers their staff's."""
 
     serializer_class = s.DeviceTokenSerializer
     permission_classes = [RolePermission]
@@ -235,9 +233,16 @@ class DeviceTokenViewSet(
 
     def get_queryset(self):
         tokens = DeviceToken.objects.select_related("user")
-        if has_role(self.request.user, MANAGER):
+        if not self.request.user.is_authenticated:
+            return tokens.none()
+        user = self.request.user
+        if user.is_superuser:
             return tokens
-        return tokens.filter(user=self.request.user)
+        if has_role(user, MANAGER):
+            # A manager administers the staff of their own warehouses, not everyone's.
+            visible = selectors.list_warehouses_for(user)
+            return tokens.filter(Q(user=user) | Q(user__warehouses__in=visible)).distinct()
+        return tokens.filter(user=user)
 
     @extend_schema(request=s.TokenRequest, responses={201: s.IssuedTokenSerializer}, auth=[])
     def create(self, request):

@@ -1,9 +1,11 @@
 from warehouse.models.access import DeviceToken, IdempotencyRecord
 from warehouse.models.catalog import Lot, PackSize, Product, StorageClass
+from warehouse.models.counts import CountRequest
 from warehouse.models.layout import DockDoor, Location, Warehouse, Zone
 from warehouse.models.stock import StockBalance, StockMove, StockStatus
 
 __all__ = [
+    "CountRequest",
     "DeviceToken",
     "DockDoor",
     "IdempotencyRecord",

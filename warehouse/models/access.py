@@ -43,7 +43,9 @@ class DeviceToken(models.Model):
         return self.revoked_at is None and self.expires_at > timezone.now()
 
     @classmethod
-    def issue(cls, *, user, name: str, lifetime: timedelta | None = None) -> tuple[DeviceToken, str]:
+    def issue(
+        cls, *, user, name: str, lifetime: timedelta | None = None
+    ) -> tuple[DeviceToken, str]:
         """Create a token for `user`'s device; returns the row and the raw token (shown once)."""
         raw = secrets.token_urlsafe(32)
         days = settings.DOCKSIDE["TOKEN_LIFETIME_DAYS"]

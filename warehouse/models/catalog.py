@@ -116,9 +116,7 @@ class Lot(models.Model):
 
     class Meta:
         ordering = ["product", "expiry_date", "code"]
-        constraints = [
-            models.UniqueConstraint(fields=["product", "code"], name="lot_code_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "code"], name="lot_code_unique")]
 
     def __str__(self) -> str:
         expiry = f" exp {self.expiry_date:%Y-%m-%d}" if self.expiry_date else ""

@@ -1,0 +1,457 @@
+"""Scans: what one barcode scanned on the dock receives, into which ASN line and status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from receiving import barcodes
+from receiving.errors import (
+    LotRequired,
+    PalletAlreadyReceived,
+    ReceiptClosed,
+    UnknownPack,
+    UnreadableBarcode,
+)
+from receiving.models import (
+    InboundLine,
+    InspectionRule,
+    Receipt,
+    ReceiptScan,
+)
+from receiving.services.common import (
+    Actor,
+    lock_shipment,
+    user_of,
+)
+from warehouse import services as inventory
+from warehouse.errors import InvalidQuantity
+from warehouse.models import (
+    Lot,
+    PackSize,
+    Product,
+    StockStatus,
+    Warehouse,
+)
+
+
+@dataclass
+class ScanItem:
+    """What one scan did to one ASN line."""
+
+    scan: ReceiptScan
+    line: InboundLine
+    product: Product
+    lot: Lot | None
+
+
+@dataclass
+class ScanResult:
+    items: list[ScanItem]
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    sscc: str = ""
+
+
+@dataclass(frozen=True)
+class _ReceiptFacts:
+    id: int
+    status: str
+    shipment_id: int
+    warehouse_id: int
+    supplier_id: int
+    supplier_inspects: bool
+    dock_location_id: int
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class _ScannedProduct:
+    """The product a GTIN stands for, in the units of the scanned pack."""
+
+    product: Product
+    units: int
+    pack_name: str | None
+    needs_inspection: bool
+
+
+# Everything the scan path and `warehouse.services.receive_stock` read of the product (the
+# latter checks storage class and unit weight and volume against the dock location).
+_PRODUCT_COLUMNS = (
+    "id",
+    "sku",
+    "name",
+    "gtin",
+    "base_unit",
+    "is_lot_tracked",
+    "storage_class",
+    "unit_weight_kg",
+    "unit_volume_m3",
+)
+
+
+def _lock_receipt_shared(
+    receipt_id: int, actor: Actor, gtin: str | None
+) -> tuple[_ReceiptFacts, _ScannedProduct | None]:
+    """Read the receipt with a SHARE row lock (see the module's lock policy) and the product
+    `gtin` stands for (as the product's own GTIN or a pack size's), in ONE query: this is the
+    hot path of every scan.
+
+    A receipt of a warehouse the actor is not staff of does not exist for them: the same
+    Receipt.DoesNotExist (404) as an unknown id. `actor=None` (internal callers) sees all.
+    """
+    user = user_of(actor)
+    sees_all = user is None or user.is_superuser
+    lock = "FOR SHARE OF r" if connection.vendor == "postgresql" else ""
+    staff_table = Warehouse.staff.through._meta.db_table
+    product_columns = ", ".join(
+        f"COALESCE(p.{column}, pp.{column})" for column in (*_PRODUCT_COLUMNS, "is_active")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT r.id, r.status, s.id, s.warehouse_id, s.supplier_id, sup.requires_inspection,
+                   d.location_id, w.time_zone,
+                   {product_columns},
+                   COALESCE(p.min_remaining_shelf_life_days, pp.min_remaining_shelf_life_days),
+                   ps.quantity, ps.name,
+                   EXISTS (
+                       SELECT 1 FROM receiving_inspectionrule ir
+                       WHERE ir.product_id = COALESCE(p.id, pp.id) AND ir.requires_inspection
+                         AND (ir.supplier_id IS NULL OR ir.supplier_id = s.supplier_id))
+            FROM receiving_receipt r
+            JOIN receiving_inboundshipment s ON s.id = r.shipment_id
+            JOIN receiving_supplier sup ON sup.id = s.supplier_id
+            JOIN warehouse_dockdoor d ON d.id = r.door_id
+            JOIN warehouse_warehouse w ON w.id = s.warehouse_id
+            LEFT JOIN warehouse_product p ON p.gtin = %s
+            LEFT JOIN warehouse_packsize ps ON ps.gtin = %s AND p.id IS NULL
+            LEFT JOIN warehouse_product pp ON pp.id = ps.product_id
+            WHERE r.id = %s AND (%s OR EXISTS (
+                SELECT 1 FROM {staff_table} ws
+                WHERE ws.warehouse_id = s.warehouse_id AND ws.user_id = %s))
+            {lock}
+            """,
+            [gtin, gtin, receipt_id, sees_all, user.id if user is not None else None],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Receipt.DoesNotExist(f"No receipt {receipt_id}.")
+    facts = _ReceiptFacts(*row[:5], bool(row[5]), *row[6:8])
+    end = 8 + len(_PRODUCT_COLUMNS) + 1
+    values = dict(zip((*_PRODUCT_COLUMNS, "is_active"), row[8:end], strict=True))
+    shelf_life, pack_quantity, pack_name, has_rule = row[end : end + 4]
+    if values["id"] is None or not values.pop("is_active"):
+        return facts, None
+    # Only the fields the scan path reads; the instance is never saved.
+    product = Product(**values, min_remaining_shelf_life_days=shelf_life)
+    return facts, _ScannedProduct(
+        product=product,
+        units=pack_quantity or 1,
+        pack_name=pack_name,
+        needs_inspection=facts.supplier_inspects or bool(has_rule),
+    )
+
+
+def _needs_inspection(facts: _ReceiptFacts, product_id: int) -> bool:
+    if facts.supplier_inspects:
+        return True
+    return InspectionRule.objects.filter(
+        Q(supplier__isnull=True) | Q(supplier_id=facts.supplier_id),
+        product_id=product_id,
+        requires_inspection=True,
+    ).exists()
+
+
+def _get_lot(product: Product, code: str, expiry: date | None) -> Lot:
+    lot, created = Lot.objects.get_or_create(
+        product=product, code=code, defaults={"expiry_date": expiry}
+    )
+    if not created and lot.expiry_date is None and expiry is not None:
+        Lot.objects.filter(id=lot.id, expiry_date__isnull=True).update(expiry_date=expiry)
+        lot.expiry_date = expiry
+    return lot
+
+
+def _pick_line(lines: Sequence[InboundLine], lot_code: str) -> InboundLine | None:
+    """The ASN line a scan of this product/lot counts against, preferring one not yet full."""
+    exact = [line for line in lines if lot_code and line.lot_code == lot_code]
+    open_lot = [line for line in lines if line.is_expected and not line.lot_code]
+    for candidates in (exact, open_lot):
+        if candidates:
+            for line in candidates:
+                if line.received_quantity < line.expected_quantity:
+                    return line
+            return candidates[-1]
+    return None
+
+
+def _line_for_scan(facts: _ReceiptFacts, product: Product, lot_code: str) -> InboundLine:
+    lines = list(
+        InboundLine.objects.select_for_update(no_key=True)
+        .filter(shipment_id=facts.shipment_id, product_id=product.id)
+        .order_by("id")
+    )
+    line = _pick_line(lines, lot_code)
+    if line is not None:
+        return line
+    # An unexpected product or lot: lock the ASN so two scanners don't both add a line.
+    lock_shipment(facts.shipment_id)
+    lines = list(
+        InboundLine.objects.select_for_update(no_key=True)
+        .filter(shipment_id=facts.shipment_id, product_id=product.id)
+        .order_by("id")
+    )
+    line = _pick_line(lines, lot_code) or next(
+        (line for line in lines if not line.is_expected and line.lot_code == lot_code), None
+    )
+    if line is not None:
+        return line
+    last = InboundLine.objects.filter(shipment_id=facts.shipment_id).aggregate(n=Max("line_number"))
+    return InboundLine.objects.create(
+        shipment_id=facts.shipment_id,
+        line_number=(last["n"] or 0) + 1,
+        product=product,
+        expected_quantity=0,
+        lot_code=lot_code,
+        is_expected=False,
+    )
+
+
+def _receive_on_line(
+    *,
+    facts: _ReceiptFacts,
+    line: InboundLine,
+    product: Product,
+    lot: Lot | None,
+    quantity: int,
+    is_damaged: bool,
+    needs_inspection: bool,
+    barcode: str,
+    sscc: str,
+    actor: Actor,
+) -> ScanItem:
+    if is_damaged:
+        status = StockStatus.DAMAGED
+    elif needs_inspection:
+        status = StockStatus.QUARANTINE
+    else:
+        status = StockStatus.AVAILABLE
+    move = inventory.receive_stock(
+        location_id=facts.dock_location_id,
+        product_id=product.id,
+        quantity=quantity,
+        lot_id=lot.id if lot else None,
+        status=status,
+        reference=f"receipt:{facts.id}",
+        actor=actor,
+        product=product,
+        lot=lot,
+    )
+    damaged = quantity if is_damaged else 0
+    InboundLine.objects.filter(id=line.id).update(
+        received_quantity=F("received_quantity") + quantity,
+        damaged_quantity=F("damaged_quantity") + damaged,
+    )
+    # The line is locked, so the running totals seen here are the committed ones.
+    line.received_quantity += quantity
+    line.damaged_quantity += damaged
+    scan = ReceiptScan.objects.create(
+        receipt_id=facts.id,
+        line=line,
+        barcode=barcode[:200],
+        product=product,
+        lot=lot,
+        quantity=quantity,
+        status=status,
+        is_damaged=is_damaged,
+        sscc=sscc,
+        stock_move=move,
+        scanned_by=user_of(actor),
+    )
+    return ScanItem(scan=scan, line=line, product=product, lot=lot)
+
+
+def _warnings(items: Sequence[ScanItem], today: date) -> list[dict[str, str]]:
+    warnings: list[dict[str, str]] = []
+    for item in items:
+        line, product, lot = item.line, item.product, item.lot
+        if not line.is_expected:
+            warnings.append(
+                {
+                    "code": "unexpected",
+                    "message": f"{product.sku}{' lot ' + line.lot_code if line.lot_code else ''} "
+                    "is not on this ASN; it is received and reported as a discrepancy.",
+                }
+            )
+        elif line.received_quantity > line.expected_quantity:
+            warnings.append(
+                {
+                    "code": "over_receipt",
+                    "message": f"Line {line.line_number} ({product.sku}): "
+                    f"{line.received_quantity} received, {line.expected_quantity} expected.",
+                }
+            )
+        if lot is not None and lot.expiry_date is not None:
+            if lot.expiry_date < today:
+                warnings.append(
+                    {
+                        "code": "expired",
+                        "message": f"Lot {lot.code} of {product.sku} expired on {lot.expiry_date}.",
+                    }
+                )
+            elif (lot.expiry_date - today).days < product.min_remaining_shelf_life_days:
+                warnings.append(
+                    {
+                        "code": "short_dated",
+                        "message": f"Lot {lot.code} of {product.sku} expires on {lot.expiry_date}: "
+                        f"less than the {product.min_remaining_shelf_life_days} days of shelf "
+                        "life customers must get.",
+                    }
+                )
+    return warnings
+
+
+# savepoint=False: one scan is all or nothing within the caller's transaction anyway, and the
+# savepoint would cost two round trips per scan.
+@transaction.atomic(savepoint=False)
+def receive_scan(
+    *,
+    receipt_id: int,
+    barcode: str,
+    quantity: int | None = None,
+    pack: str | None = None,
+    is_damaged: bool = False,
+    actor: Actor = None,
+) -> ScanResult:
+    """Receive what one scan of `barcode` stands for into the receipt's dock location.
+
+    A product barcode (GTIN, or GS1 with 01/02) counts AI 37, else `quantity`, else 1, of the
+    scanned pack (a pack GTIN, or `pack`), converted to base units. An SSCC the ASN announced
+    receives the whole pallet's expected lines. Lot-tracked products need a lot (AI 10); the
+    lot is created on first sight with the expiry of AI 17. Stock lands as `damaged` if
+    flagged, else `quarantine` when the supplier or an inspection rule asks for inspection,
+    else `available`.
+
+    Raises UnreadableBarcode (422, with the parser's reason, `unknown_gtin` or `unknown_sscc`),
+    LotRequired / UnknownPack (422), InvalidQuantity (400), ReceiptClosed and
+    PalletAlreadyReceived (409). Nothing is written when it raises. It joins the caller's
+    transaction without a savepoint: a caller that goes on after a refused scan must wrap the
+    call in its own `transaction.atomic()` (the API's idempotency wrapper does).
+    """
+    try:
+        scan = barcodes.parse_scan(barcode, separator_substitutes=_separator_substitutes())
+    except barcodes.BarcodeError as error:
+        raise UnreadableBarcode(error.message, reason=error.code) from error
+    if quantity is not None and (isinstance(quantity, bool) or quantity < 1):
+        raise InvalidQuantity("Quantity must be at least 1.")
+    gtin = scan.gtin or scan.content_gtin
+    facts, scanned = _lock_receipt_shared(receipt_id, actor, gtin)
+    if facts.status != Receipt.Status.OPEN:
+        raise ReceiptClosed(f"Receipt {receipt_id} is {facts.status}; open a new one to receive.")
+    today = timezone.localdate(timezone=ZoneInfo(facts.time_zone))
+    if gtin is None and scan.sscc:
+        items = _receive_pallet(
+            facts=facts, sscc=scan.sscc, is_damaged=is_damaged, barcode=barcode, actor=actor
+        )
+        return ScanResult(items=items, warnings=_warnings(items, today), sscc=scan.sscc)
+    if gtin is None:
+        raise UnreadableBarcode(
+            "The barcode has no GTIN or SSCC: scan the product or pallet label.",
+            reason="missing_gtin",
+        )
+    if scanned is None:
+        raise UnreadableBarcode(
+            f"No product or pack has GTIN {gtin}. Check the item or receive it by hand.",
+            reason="unknown_gtin",
+        )
+    product, units, pack_name = scanned.product, scanned.units, scanned.pack_name
+    if pack:
+        if pack_name is not None and pack != pack_name:
+            raise UnknownPack(
+                f"The barcode is already a {pack_name} of {product.sku}; do not send pack {pack!r}."
+            )
+        if pack_name is None:
+            try:
+                units = product.units_per(pack)
+            except PackSize.DoesNotExist:
+                raise UnknownPack(f"{product.sku} has no pack size {pack!r}.") from None
+    count = scan.count if scan.count is not None else (quantity or 1)
+    if count < 1:
+        raise InvalidQuantity("The barcode counts 0 items.")
+    lot = None
+    if product.is_lot_tracked:
+        if not scan.lot:
+            raise LotRequired(
+                f"{product.sku} is lot-tracked: scan the label with the lot number (AI 10)."
+            )
+        lot = _get_lot(product, scan.lot, scan.expiry)
+    line = _line_for_scan(facts, product, lot.code if lot else "")
+    item = _receive_on_line(
+        facts=facts,
+        line=line,
+        product=product,
+        lot=lot,
+        quantity=count * units,
+        is_damaged=is_damaged,
+        needs_inspection=scanned.needs_inspection,
+        barcode=barcode,
+        sscc=scan.sscc or "",
+        actor=actor,
+    )
+    return ScanResult(items=[item], warnings=_warnings([item], today), sscc=scan.sscc or "")
+
+
+def _receive_pallet(
+    *, facts: _ReceiptFacts, sscc: str, is_damaged: bool, barcode: str, actor: Actor
+) -> list[ScanItem]:
+    lines = list(
+        InboundLine.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("product")
+        .filter(shipment_id=facts.shipment_id, sscc=sscc, is_expected=True)
+        .order_by("id")
+    )
+    if not lines:
+        raise UnreadableBarcode(
+            f"Pallet {sscc} is not announced on this ASN. Scan the products on it instead.",
+            reason="unknown_sscc",
+        )
+    if any(line.pallet_received_at for line in lines):
+        raise PalletAlreadyReceived(f"Pallet {sscc} was already received on this receipt.")
+    now = timezone.now()
+    items = []
+    for line in lines:
+        lot = None
+        if line.product.is_lot_tracked:
+            if not line.lot_code:
+                raise LotRequired(
+                    f"The ASN gives no lot for {line.product.sku} on pallet {sscc}: scan its "
+                    "cases with their lot labels instead."
+                )
+            lot = _get_lot(line.product, line.lot_code, line.expiry_date)
+        items.append(
+            _receive_on_line(
+                facts=facts,
+                line=line,
+                product=line.product,
+                lot=lot,
+                quantity=line.expected_quantity,
+                is_damaged=is_damaged,
+                needs_inspection=_needs_inspection(facts, line.product_id),
+                barcode=barcode,
+                sscc=sscc,
+                actor=actor,
+            )
+        )
+    InboundLine.objects.filter(id__in=[line.id for line in lines]).update(pallet_received_at=now)
+    return items
+
+
+def _separator_substitutes() -> tuple[str, ...]:
+    return tuple(settings.DOCKSIDE.get("GS1_SEPARATOR_SUBSTITUTES", ("|",)))
