@@ -44,7 +44,8 @@ run: install
 	fi
 
 check-services: install
-	@$(PY) -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()' \
+	@# The server is what matters: the tests create their own test_<name> database on it.
+	@$(PY) -c 'import sys, psycopg; psycopg.connect(sys.argv[1], dbname="postgres", connect_timeout=3).close()' \
 	  "$(TEST_DATABASE_URL)" 2>/dev/null || { \
 	  echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL)."; \
 	  echo "Start it with: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \

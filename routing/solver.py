@@ -494,6 +494,7 @@ class _Model:
     ) -> None:
         self.problem = problem
         self.stops = list(stops)
+        self.penalty_unit = penalty_unit
         vehicles = problem.vehicles
         # Node 0 is the depot; then one node per (stop, window).
         self.node_stop: list[int] = [-1]
@@ -775,17 +776,17 @@ def _search(
             mean_arc_cost=model.mean_arc_cost,
         )
 
-    best_seen = [None]
+    best_seen: list[int | None] = [None]
     phase = ["first solution"]
+
+    def report(searched: pywrapcp.RoutingModel) -> None:
+        cost = searched.CostVar().Max()
+        if on_progress is not None and (best_seen[0] is None or cost < best_seen[0]):
+            best_seen[0] = cost
+            on_progress(Progress(time.monotonic() - started, cost, phase[0]))
+
     if on_progress is not None:
-
-        def report() -> None:
-            cost = routing.CostVar().Max()
-            if best_seen[0] is None or cost < best_seen[0]:
-                best_seen[0] = cost
-                on_progress(Progress(time.monotonic() - started, cost, phase[0]))
-
-        routing.AddAtSolutionCallback(report)
+        routing.AddAtSolutionCallback(lambda: report(routing))
 
     # First solutions: each heuristic alone (no local search), cheapest wins.
     strategies = list(FIRST_SOLUTION_STRATEGIES)
@@ -817,11 +818,17 @@ def _search(
         warm = _warm_start(model, initial_routes, parameters, deadline)
 
     phase[0] = "local search"
-    main = parameters(chosen, max(0.01, deadline - time.monotonic()))
+    searched = model
     if metaheuristic == "ils":
         # OR-Tools' ILS builds its own start with the chosen heuristic (deterministic, so
-        # the same plan as above) and cannot take a given one.
-        found = routing.SolveWithIteratedLocalSearch(main)
+        # the same plan as above) and cannot take a given one. It runs on a fresh model:
+        # on the one the heuristics were tried on, it inherits their one-solution limit for
+        # its first descent and stops early.
+        searched = _Model(problem, servable, allowed, model.penalty_unit)
+        if on_progress is not None:
+            searched.routing.AddAtSolutionCallback(lambda: report(searched.routing))
+        main = parameters(chosen, max(0.01, deadline - time.monotonic()))
+        found = searched.routing.SolveWithIteratedLocalSearch(main)
         name = f"{chosen} + iterated local search"
     else:
         start = min(
@@ -829,25 +836,28 @@ def _search(
             key=lambda a: a.ObjectiveValue(),
             default=None,
         )
+        main = parameters(chosen, max(0.01, deadline - time.monotonic()))
         found = routing.SolveFromAssignmentWithParameters(start, main)
         name = f"{'previous plan' if start is warm else chosen} + guided local search"
-    candidates = [a for a in (found, best_first, warm) if a is not None]
+    candidates = [
+        (a, m) for a, m in ((found, searched), (best_first, model), (warm, model)) if a is not None
+    ]
     if not candidates:
         # Cannot happen: with every stop optional, dropping all is always a solution.
         raise SolverBug(["OR-Tools returned no solution"])
-    best = min(candidates, key=lambda a: a.ObjectiveValue())
+    best, best_model = min(candidates, key=lambda pair: pair[0].ObjectiveValue())
     if best is not found:
         name = "previous plan" if best is warm else f"{chosen} (search found nothing better)"
     return _assemble(
         problem,
-        [(v, [servable[p] for p in route]) for v, route in enumerate(model.read_routes(best))],
+        [(v, [servable[p] for p in route]) for v, route in enumerate(best_model.read_routes(best))],
         dropped,
         best.ObjectiveValue(),
         started,
         name,
         costs,
         warm is not None,
-        model=model,
+        model=best_model,
         assignment=best,
     )
 
