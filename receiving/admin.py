@@ -14,20 +14,8 @@ from receiving.models import (
     ReceiptScan,
     Supplier,
 )
+from warehouse.admin import ReadOnlyAdmin
 from warehouse.errors import DomainError
-
-
-class ServiceWrittenAdmin(admin.ModelAdmin):
-    """Rows written by the receiving services: visible here, changed only through actions."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _run(modeladmin, request, queryset, verb, call) -> None:
@@ -118,7 +106,7 @@ class InboundShipmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(DockAppointment)
-class DockAppointmentAdmin(ServiceWrittenAdmin):
+class DockAppointmentAdmin(ReadOnlyAdmin):
     list_display = ["shipment", "door", "starts_at", "ends_at", "status", "is_automatic"]
     list_filter = ["status", "is_automatic", "door__warehouse", "door"]
     search_fields = ["shipment__reference"]
@@ -137,7 +125,7 @@ class DockAppointmentAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ServiceWrittenAdmin):
+class ReceiptAdmin(ReadOnlyAdmin):
     list_display = ["id", "shipment", "door", "status", "opened_at", "closed_at", "override_by"]
     list_filter = ["status", "door__warehouse"]
     search_fields = ["shipment__reference"]
@@ -156,7 +144,7 @@ class ReceiptAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(ReceiptScan)
-class ReceiptScanAdmin(ServiceWrittenAdmin):
+class ReceiptScanAdmin(ReadOnlyAdmin):
     list_display = ["id", "receipt", "product", "lot", "quantity", "status", "scanned_at"]
     list_filter = ["status", "is_damaged"]
     search_fields = ["barcode", "product__sku", "sscc"]
@@ -164,7 +152,7 @@ class ReceiptScanAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(ServiceWrittenAdmin):
+class DiscrepancyAdmin(ReadOnlyAdmin):
     list_display = [
         "receipt",
         "line",
@@ -178,7 +166,7 @@ class DiscrepancyAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(Inspection)
-class InspectionAdmin(ServiceWrittenAdmin):
+class InspectionAdmin(ReadOnlyAdmin):
     list_display = ["id", "receipt", "product", "lot", "quantity", "sample_size", "status"]
     list_filter = ["status", "disposition"]
     search_fields = ["product__sku", "lot__code"]
@@ -186,7 +174,7 @@ class InspectionAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(PutawayTask)
-class PutawayTaskAdmin(ServiceWrittenAdmin):
+class PutawayTaskAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "product",
@@ -203,7 +191,7 @@ class PutawayTaskAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ServiceWrittenAdmin):
+class InboundEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "shipment", "kind", "actor"]
     list_filter = ["kind"]
     search_fields = ["shipment__reference", "kind"]

@@ -21,20 +21,8 @@ from shipping.models import (
     Shipment,
     Wave,
 )
+from warehouse.admin import ReadOnlyAdmin
 from warehouse.errors import DomainError
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services only."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):

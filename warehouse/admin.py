@@ -17,9 +17,10 @@ from warehouse.models import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services: visible in admin, never edited there."""
+    """Rows written only by services: visible in admin, changed only through admin actions that
+    call those services."""
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
