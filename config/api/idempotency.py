@@ -58,22 +58,45 @@ def idempotent(request: Request, handler: Callable[[], Response], *, required: b
     if len(key) > MAX_KEY_LENGTH:
         raise MissingIdempotencyKey(f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.")
     fingerprint = _fingerprint(request)
+    # No savepoint on the way to a success: the claim, the handler's writes and the stored
+    # response are one transaction. A refused request (DomainError) rolls all of it back, and
+    # its 4xx answer is then stored in a transaction of its own (see `_store_refusal`).
+    try:
+        with transaction.atomic():
+            record_id = _claim(request.user.pk, key, fingerprint)
+            if record_id is not None:
+                response = handler()
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                    return response
+                _store(record_id, response)
+                return response
+    except DomainError as error:
+        response = problem_exception_handler(error, {})
+        if response.status_code >= 500:
+            return response
+        return _store_refusal(request, key, fingerprint, response)
+    return _replay(request, key, fingerprint)
+
+
+def _store(record_id: int, response: Response) -> None:
+    IdempotencyRecord.objects.filter(id=record_id).update(
+        response_status=response.status_code, response_body=_jsonable(response.data)
+    )
+
+
+def _store_refusal(request: Request, key: str, fingerprint: str, response: Response) -> Response:
+    """Store the 4xx answer of a refused request, whose own transaction was rolled back.
+
+    The key is claimed again. Between the rollback and this claim a concurrent duplicate may
+    have claimed it (it was waiting on our first claim): then its answer is the stored one and
+    is replayed here too, so every request with the key still gets the same answer and the
+    handler's effects are committed at most once.
+    """
     with transaction.atomic():
         record_id = _claim(request.user.pk, key, fingerprint)
         if record_id is not None:
-            # The one savepoint: a refused request (DomainError) undoes the handler's writes
-            # but keeps the record, so its 4xx answer is stored and replayed.
-            try:
-                with transaction.atomic():
-                    response = handler()
-            except DomainError as error:
-                response = problem_exception_handler(error, {})
-            if response.status_code >= 500:
-                transaction.set_rollback(True)
-                return response
-            IdempotencyRecord.objects.filter(id=record_id).update(
-                response_status=response.status_code, response_body=_jsonable(response.data)
-            )
+            _store(record_id, response)
             return response
     return _replay(request, key, fingerprint)
 

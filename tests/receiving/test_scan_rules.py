@@ -167,11 +167,11 @@ def test_roles(site, product, api, supplier):
 # query for the receipt (SHARE lock, visibility) and the scanned product with its inspection
 # flag, the lot (lot-tracked products), the ASN lines locked, the inventory service's receive
 # (location lock, balance upsert, ledger insert: the product and lot are passed in, not re-read),
-# the line totals and the scan row. Savepoints aside: there is one savepoint (SAVEPOINT and
-# RELEASE) around the idempotent handler; the other pair counted here is the request's own
-# transaction, a savepoint only because this test runs inside a transaction (BEGIN/COMMIT live).
+# the line totals and the scan row. No savepoint is taken: the one pair counted here is the
+# request's own transaction, a savepoint only because this test runs inside a transaction
+# (BEGIN/COMMIT when live).
 SCAN_STATEMENTS = {"plain": 11, "lot": 12}
-SCAN_SAVEPOINT_STATEMENTS = 4
+SCAN_SAVEPOINT_STATEMENTS = 2
 
 
 @pytest.mark.django_db
