@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -131,3 +132,19 @@ def _replay(request: Request, key: str, fingerprint: str) -> Response:
     if record.response_status >= 400:
         response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+# The header as the OpenAPI schema documents it on the endpoints that take it.
+IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="A new UUID per scan or confirmation, sent again unchanged on retry: the "
+    "request is applied once and the retry gets the first answer.",
+)
+IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="A client-made unique key; a retry with the same key is applied once.",
+)

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from config.api.idempotency import idempotent
+from config.api.idempotency import (
+    IDEMPOTENCY_KEY_OPTIONAL,
+    IDEMPOTENCY_KEY_REQUIRED,
+    idempotent,
+)
 from config.api.permissions import RolePermission, has_role
 from config.api.problems import problem
+from config.api.scoping import ScopedQuerysetMixin
 from receiving import selectors, services, tasks
 from receiving.api import serializers as s
 from receiving.errors import SlotUnavailable
@@ -32,31 +37,7 @@ from warehouse.models import DockDoor
 from warehouse.roles import ALL_ROLES, DOCK, INSPECTOR, MANAGER
 from warehouse.selectors import list_warehouses_for
 
-IDEMPOTENCY_REQUIRED = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description="A new UUID per scan, sent again unchanged on retry: the scan is applied once.",
-)
-IDEMPOTENCY_OPTIONAL = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Optional client-made key; a retry with the same key is applied once.",
-)
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
-
-
-class ScopedQuerysetMixin:
-    """Querysets scoped to the user's warehouses; an empty one while the schema is generated
-    (there is no user then, and drf-spectacular only needs the model)."""
-
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        return self.get_scoped_queryset()
 
 
 class SupplierViewSet(viewsets.ModelViewSet):
@@ -107,7 +88,7 @@ class InboundShipmentViewSet(
     @extend_schema(
         request=s.InboundShipmentInput,
         responses={201: s.InboundShipmentDetailSerializer, 400: PROBLEM},
-        parameters=[IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     def create(self, request):
         """Announce an ASN with its lines (up to 10,000 in one request)."""
@@ -327,7 +308,7 @@ class ReceiptViewSet(
                 "unknown-pack; or Idempotency-Key reused with another body."
             ),
         },
-        parameters=[IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=True, methods=["post"])
     def scans(self, request, pk=None):
@@ -357,7 +338,7 @@ class ReceiptViewSet(
     @extend_schema(
         request=s.CloseReceiptInput,
         responses={200: s.DiscrepancyReportSerializer, 403: PROBLEM, 409: PROBLEM},
-        parameters=[IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
@@ -409,7 +390,7 @@ class InspectionViewSet(
     @extend_schema(
         request=s.InspectionResultInput,
         responses={200: s.InspectionSerializer, 400: PROBLEM, 409: PROBLEM},
-        parameters=[IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     @action(detail=True, methods=["post"])
     def record(self, request, pk=None):
@@ -452,7 +433,7 @@ class PutawayTaskViewSet(
     @extend_schema(
         request=s.PutawayConfirmInput,
         responses={200: s.PutawayTaskSerializer, 409: PROBLEM, 422: PROBLEM},
-        parameters=[IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):

@@ -12,8 +12,13 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from config.api.idempotency import idempotent
+from config.api.idempotency import (
+    IDEMPOTENCY_KEY_OPTIONAL,
+    IDEMPOTENCY_KEY_REQUIRED,
+    idempotent,
+)
 from config.api.permissions import RolePermission
+from config.api.scoping import ScopedQuerysetMixin
 from shipping import selectors, services
 from shipping.api import serializers as s
 from shipping.errors import UnknownPackage
@@ -22,30 +27,7 @@ from warehouse.models import Product
 from warehouse.roles import ALL_ROLES, DISPATCHER, MANAGER, PICKER
 from warehouse.selectors import list_warehouses_for
 
-IDEMPOTENCY_REQUIRED = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description="A new UUID per scan, reused on retry: the scan is applied once.",
-)
-IDEMPOTENCY_OPTIONAL = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="A client-made unique key; a retry with the same key is applied once.",
-)
 PLANNERS = (DISPATCHER, MANAGER)
-
-
-class ScopedQuerysetMixin:
-    """Viewsets scope by the user's warehouses; schema generation has no user, so no rows."""
-
-    model = None
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.model.objects.none()
-        return self.scoped_queryset()
 
 
 class CustomerViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
@@ -60,7 +42,7 @@ class CustomerViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
 
     model = Customer
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_customers(user=self.request.user)
 
 
@@ -142,7 +124,7 @@ class OrderViewSet(
 
     model = Order
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_orders(user=self.request.user)
 
     @extend_schema(request=s.OrderInput, responses={201: s.OrderSerializer})
@@ -207,7 +189,7 @@ class WaveViewSet(
 
     model = Wave
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_waves(user=self.request.user)
 
     @extend_schema(request=s.WavePlanInput, responses={201: s.WaveSerializer})
@@ -265,7 +247,7 @@ class PickListViewSet(
 
     model = PickList
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_pick_lists(user=self.request.user)
 
     @extend_schema(request=s.AssignInput, responses={200: s.PickListSerializer})
@@ -299,7 +281,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
 
     model = PickTask
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_pick_tasks(user=self.request.user)
 
     def _scan(self, request, write) -> Response:
@@ -314,7 +296,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         request=s.ConfirmPickInput,
         responses={200: s.PickOutcomeSerializer},
-        parameters=[IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
@@ -337,7 +319,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         request=s.ShortPickInput,
         responses={200: s.PickOutcomeSerializer},
-        parameters=[IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=True, methods=["post"])
     def short(self, request, pk=None):
@@ -359,7 +341,9 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._scan(request, write)
 
     @extend_schema(
-        request=None, responses={200: s.PickOutcomeSerializer}, parameters=[IDEMPOTENCY_REQUIRED]
+        request=None,
+        responses={200: s.PickOutcomeSerializer},
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=True, methods=["post"])
     def skip(self, request, pk=None):
@@ -384,7 +368,7 @@ class ShipmentViewSet(
 
     model = Shipment
 
-    def scoped_queryset(self):
+    def get_scoped_queryset(self):
         return selectors.list_shipments(user=self.request.user)
 
     def _answer(self, shipment_id: int) -> Response:
@@ -420,7 +404,9 @@ class ShipmentViewSet(
         return self._answer(shipment.id)
 
     @extend_schema(
-        request=s.LoadInput, responses={200: s.PackageSerializer}, parameters=[IDEMPOTENCY_REQUIRED]
+        request=s.LoadInput,
+        responses={200: s.PackageSerializer},
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
     @action(detail=False, methods=["post"])
     def load(self, request):
@@ -451,7 +437,7 @@ class ShipmentViewSet(
     @extend_schema(
         request={"multipart/form-data": s.DeliveryInput, "application/json": s.DeliveryInput},
         responses={201: s.DeliverySerializer},
-        parameters=[IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     @action(detail=True, methods=["post"])
     def deliver(self, request, pk=None):

@@ -4,7 +4,7 @@ import django_filters
 from django.contrib.auth import authenticate
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
@@ -12,20 +12,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from config.api.idempotency import idempotent
+from config.api.idempotency import IDEMPOTENCY_KEY_OPTIONAL, idempotent
 from config.api.pagination import LedgerCursorPagination
 from config.api.permissions import RolePermission, has_role
 from warehouse import selectors, services
 from warehouse.api import serializers as s
 from warehouse.models import DeviceToken, Lot, Product, StockBalance, StockMove, Zone
 from warehouse.roles import ALL_ROLES, MANAGER
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="A client-made unique key; a retry with the same key is applied once.",
-)
 
 
 class WarehouseViewSet(viewsets.ReadOnlyModelViewSet):
@@ -167,7 +160,7 @@ class StockMoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(
         request=s.StockTransferInput,
         responses={201: s.StockMoveSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     @action(detail=False, methods=["post"], url_path="transfers")
     def transfer(self, request):
@@ -191,7 +184,7 @@ class StockMoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(
         request=s.StockAdjustmentInput,
         responses={201: s.StockMoveSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
     )
     @action(detail=False, methods=["post"], url_path="adjustments")
     def adjust(self, request):
