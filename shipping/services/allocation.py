@@ -11,15 +11,18 @@ Rules (docs/outbound.md):
   allocated whole or not at all.
 
 Concurrency (the lock policy of `warehouse.locking`): orders, then their lines, are locked
-in id order. The free stock of the batch's products is then read with one query, without
-locks, and the whole batch is planned on it; the plan is applied with one
+in id order. The free stock of the batch's products is read with one query, without locks,
+and the whole batch is planned on it; the plan is applied with one
 `warehouse.services.allocate_stock_batch` statement, which locks the balances in id order and
-takes each only while enough of it is free, so it can never over-allocate. A balance another
-allocator emptied in between is refused as a whole: only the orders that had planned on it
-are planned again (a partial order for the lost units, a whole-or-nothing order whole, after
-giving back what it got), this time on balances locked in id order, so the second statement
-cannot be refused. Without competition the plan is the one the first read gives; a deadlock
-with another writer is retried whole by `retry_on_conflict`.
+takes each only while enough of it is free, so it can never over-allocate. If another
+allocator emptied a balance in between, that balance is refused and the statement is rolled
+back to its savepoint, which also releases its row locks; only the orders that counted on a
+refused balance are planned again (a partial order for the lost units, a whole-or-nothing
+order whole) and the next statement is sent. Each statement thus takes all its balance locks
+in id order while holding none, so allocators cannot deadlock each other. A batch refused
+OPTIMISTIC_ATTEMPTS times is planned again on balances locked in id order, which the
+statement cannot refuse. Without competition the plan is the one the first read gives; a
+deadlock with another kind of writer is retried whole by `retry_on_conflict`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from shipping.errors import ConcurrentUpdate
 from shipping.models import Allocation, Order, OrderLine, OutboundEvent, PickTask, Shipment
 from shipping.services.common import record_event, retry_on_conflict, setting
 from shipping.transitions import check_transition
@@ -200,29 +202,20 @@ def _candidates_for(
     return candidates, free
 
 
-def _give_back(allocations: Iterable[Allocation]) -> None:
-    """Release units this transaction already took (balances it holds), in balance id order."""
-    per_balance: dict[int, int] = defaultdict(int)
-    for allocation in allocations:
-        per_balance[allocation.balance_id] += allocation.quantity
-    for balance_id in sorted(per_balance):
-        deallocate_stock(balance_id=balance_id, quantity=per_balance[balance_id])
+# Optimistic statements per batch before it is planned again on locked figures.
+OPTIMISTIC_ATTEMPTS = 3
 
 
-def _allocate_batch(
+def _plan_all(
     orders: Sequence[Order],
     lines_by_order: dict[int, list[OrderLine]],
     needs: dict[int, int],
+    *,
+    lock: bool,
 ) -> dict[int, list[Allocation]]:
-    """Plan and take `needs` (line id -> units) for `orders` (in priority order).
-
-    Returns the unsaved Allocation rows per order id, every one of them taken. Raises
-    ConcurrentUpdate (nothing kept: the caller's transaction rolls back) if the balances keep
-    being emptied under it for ALLOCATION_MAX_ATTEMPTS statements, which the locked re-plan
-    makes impossible short of a bug.
-    """
-    candidates, free = _candidates_for(orders, lines_by_order, needs, lock=False)
-    made: dict[int, list[Allocation]] = {
+    """Plan every order of the batch, in priority order, on one read of the free stock."""
+    candidates, free = _candidates_for(orders, lines_by_order, needs, lock=lock)
+    return {
         order.id: _plan_order(
             order=order,
             lines=lines_by_order[order.id],
@@ -233,54 +226,77 @@ def _allocate_batch(
         )
         for order in orders
     }
-    pending = [allocation for allocations in made.values() for allocation in allocations]
-    for _ in range(int(setting("ALLOCATION_MAX_ATTEMPTS", 6))):
-        if not pending:
+
+
+def _allocate_batch(
+    orders: Sequence[Order],
+    lines_by_order: dict[int, list[OrderLine]],
+    needs: dict[int, int],
+) -> dict[int, list[Allocation]]:
+    """Plan and take `needs` (line id -> units) for `orders` (in priority order).
+
+    Returns the unsaved Allocation rows per order id, every one of them taken. The plan is
+    made on an unlocked read and applied with one `allocate_stock_batch` statement inside a
+    savepoint. If a balance was emptied in between, the statement is rolled back whole (which
+    also drops its row locks, so every statement takes all its locks in id order while holding
+    none: allocators cannot deadlock each other) and only the orders that counted on a refused
+    balance are planned again: a partial order for the lost units, a whole-or-nothing order
+    whole. After OPTIMISTIC_ATTEMPTS refused statements the batch is planned again on balances
+    locked in id order, which the statement cannot refuse. Raises InsufficientStock (the
+    caller's transaction rolls back) only if even that is refused, which would be a bug.
+    """
+    made = _plan_all(orders, lines_by_order, needs, lock=False)
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        requests = [
+            (allocation.balance_id, allocation.quantity)
+            for allocations in made.values()
+            for allocation in allocations
+        ]
+        if not requests:
             return made
-        requests = [(allocation.balance_id, allocation.quantity) for allocation in pending]
+        savepoint = transaction.savepoint()
         lost = {balance_id for balance_id, _ in requests} - allocate_stock_batch(requests=requests)
         if not lost:
+            transaction.savepoint_commit(savepoint)
             return made
-        # Some balances were emptied since they were read: re-plan the orders that counted on
-        # them. Identity, not balance id: a balance granted to one order in an earlier
-        # statement may be the one refused to another now.
-        lost_ids = {id(allocation) for allocation in pending if allocation.balance_id in lost}
+        transaction.savepoint_rollback(savepoint)
         renewed: dict[int, int] = defaultdict(int)
         affected: list[Order] = []
-        given_back: list[Allocation] = []
         for order in orders:
             allocations = made[order.id]
-            if not any(id(allocation) in lost_ids for allocation in allocations):
+            if not any(allocation.balance_id in lost for allocation in allocations):
                 continue
             affected.append(order)
             kept: list[Allocation] = []
             for allocation in allocations:
-                if id(allocation) in lost_ids:
+                if allocation.balance_id in lost or not order.allow_partial:
                     renewed[allocation.order_line.id] += allocation.quantity
-                elif not order.allow_partial:
-                    # Whole or nothing: what it got goes back so it is planned whole again.
-                    renewed[allocation.order_line.id] += allocation.quantity
-                    given_back.append(allocation)
                 else:
                     kept.append(allocation)
             made[order.id] = kept
-        _give_back(given_back)
-        candidates, free = _candidates_for(affected, lines_by_order, renewed, lock=True)
-        pending = []
+        # Fresh figures for the products to re-plan, less what the kept plans will take again.
+        candidates, free = _candidates_for(affected, lines_by_order, renewed, lock=False)
+        for allocations in made.values():
+            for allocation in allocations:
+                if allocation.balance_id in free:
+                    free[allocation.balance_id] = max(
+                        0, free[allocation.balance_id] - allocation.quantity
+                    )
         for order in affected:
-            extra = _plan_order(
-                order=order,
-                lines=lines_by_order[order.id],
-                needs=renewed,
-                all_or_nothing=not order.allow_partial,
-                candidates=candidates,
-                free=free,
+            made[order.id].extend(
+                _plan_order(
+                    order=order,
+                    lines=lines_by_order[order.id],
+                    needs=renewed,
+                    all_or_nothing=not order.allow_partial,
+                    candidates=candidates,
+                    free=free,
+                )
             )
-            made[order.id].extend(extra)
-            pending.extend(extra)
-    raise ConcurrentUpdate(
-        "The warehouse is busy with the same stock; nothing was written. Retry in a moment."
-    )
+    # Still refused: the stock is contended right now. Plan the whole batch on locked figures.
+    made = _plan_all(orders, lines_by_order, needs, lock=True)
+    _take(allocation for allocations in made.values() for allocation in allocations)
+    return made
 
 
 def _plan_order(
