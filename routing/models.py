@@ -190,6 +190,27 @@ class RouteStop(models.Model):
         return self.route_id is not None
 
     @property
+    def actual_arrival(self):
+        """When the stop was reached, from its deliveries' confirmations (earliest); None before.
+
+        Reads `shipments` and their `delivery`: prefetch both for lists.
+        """
+        times = []
+        for shipment in self.shipments.all():
+            delivery = getattr(shipment, "delivery", None)
+            if delivery is not None:
+                times.append(delivery.arrived_at or delivery.delivered_at)
+        return min(times) if times else None
+
+    @property
+    def arrival_delay_seconds(self) -> int | None:
+        """Actual minus planned arrival, in seconds: plan against reality for the KPIs."""
+        actual = self.actual_arrival
+        if actual is None or self.planned_arrival is None:
+            return None
+        return int((actual - self.planned_arrival).total_seconds())
+
+    @property
     def window_labels(self) -> list[str]:
         """The delivery windows as local clock times, e.g. ["09:00-11:00"]."""
 

@@ -23,7 +23,7 @@ def list_route_plans(*, user: AbstractBaseUser) -> QuerySet[RoutePlan]:
 
 
 def _stops() -> QuerySet[RouteStop]:
-    return RouteStop.objects.select_related("customer").prefetch_related("shipments")
+    return RouteStop.objects.select_related("customer").prefetch_related("shipments__delivery")
 
 
 def get_route_plan_detail(*, plan_id: int, user: AbstractBaseUser) -> RoutePlan:

@@ -50,6 +50,12 @@ class RouteStopSerializer(serializers.ModelSerializer):
     )
     shipments = serializers.SlugRelatedField(slug_field="number", many=True, read_only=True)
     route = serializers.IntegerField(source="route.number", read_only=True, allow_null=True)
+    actual_arrival = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the driver confirmed arriving."
+    )
+    arrival_delay_seconds = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Actual minus planned arrival (late > 0)."
+    )
 
     class Meta:
         model = RouteStop
@@ -74,6 +80,8 @@ class RouteStopSerializer(serializers.ModelSerializer):
             "load_weight_after_kg",
             "load_volume_after_m3",
             "distance_from_previous_m",
+            "actual_arrival",
+            "arrival_delay_seconds",
             "dropped_reason_code",
             "dropped_reason",
         ]

@@ -255,3 +255,31 @@ def test_plan_picture_draws_routes_depot_and_dropped_stops(site, day_shipments, 
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<polyline") == plan.vehicles_used
     assert "Unplanned: " in svg and "Depot: " in svg
+
+
+def test_plan_against_reality_from_delivery_confirmations(
+    site, day_shipments, django_assert_max_num_queries
+):
+    from shipping.models import Delivery
+
+    plan = solve(new_plan(site))
+    stop = plan.stops.filter(route__isnull=False).order_by("route__number", "sequence").first()
+    assert stop.actual_arrival is None and stop.arrival_delay_seconds is None
+    arrived = stop.planned_arrival + dt.timedelta(minutes=10)
+    Delivery.objects.create(
+        shipment=stop.shipments.get(),
+        arrived_at=arrived,
+        delivered_at=arrived + dt.timedelta(minutes=5),
+        is_on_time=True,
+        is_in_full=True,
+    )
+    admin = User.objects.create_superuser("boss", password="x")
+    with django_assert_max_num_queries(8):
+        detail = get_route_plan_detail(plan_id=plan.id, user=admin)
+        delays = {
+            s.id: s.arrival_delay_seconds
+            for route in detail.routes.all()
+            for s in route.stops.all()
+        }
+    assert delays[stop.id] == 600
+    assert sum(value is not None for value in delays.values()) == 1
