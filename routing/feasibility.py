@@ -33,6 +33,7 @@ class ViolationKind(enum.StrEnum):
     WRONG_TIME = "wrong_time"
     WRONG_DISTANCE = "wrong_distance"
     WRONG_LOAD = "wrong_load"
+    WRONG_COUNT = "wrong_count"
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,18 @@ def check_solution(problem: Problem, solution: Solution) -> list[Violation]:
                 f"total distance {solution.total_distance} but routes add up to {total_distance}",
             )
         )
+    total_duration = sum(route.duration for route in solution.routes)
+    if total_duration != solution.total_duration:
+        violations.append(
+            Violation(
+                ViolationKind.WRONG_TIME,
+                f"total duration {solution.total_duration} but routes add up to {total_duration}",
+            )
+        )
     if solution.vehicles_used != len(solution.routes):
         violations.append(
             Violation(
-                ViolationKind.WRONG_LOAD,
+                ViolationKind.WRONG_COUNT,
                 f"{solution.vehicles_used} vehicles used but {len(solution.routes)} routes",
             )
         )

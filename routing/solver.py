@@ -6,17 +6,20 @@ distance unit and tenths of a time unit. Weights and volumes are integers too (f
 and cubic centimetres). Costs are integers as well, in any currency unit small enough that
 rounding a leg's cost to a whole unit does not matter (for example thousandths of a cent).
 
-Model, in OR-Tools terms: one node per stop plus the depot; two capacity dimensions (weight,
-volume); a time dimension whose transit is service time at the origin plus travel time, with
-slack for waiting; each stop's one or two windows bound the start of its service; each vehicle's
-shift bounds its departure and return and its maximum route duration bounds the span; stops that
-need refrigeration may only go on refrigerated vehicles; every stop is optional with a drop
-penalty larger than any plan's whole cost, so a stop is left out only when it cannot be served.
+Model, in OR-Tools terms: one node per stop and window plus the depot (a stop with two windows
+is two alternative nodes, at most one visited); two capacity dimensions (weight, volume); a time
+dimension whose transit is service time at the origin plus the vehicle's travel time, with
+slack for waiting; windows bound the start of service; each vehicle's shift bounds its departure
+and return, its maximum route duration bounds the span; stops that need refrigeration may only
+go on refrigerated vehicles; every stop is optional with a drop penalty larger than any plan's
+whole cost, so a stop is left out only when it cannot be served. Stops that no vehicle could
+serve even alone are left out before the search, with the reason.
 
-Search: a few first-solution heuristics are tried on a short budget and the cheapest is kept,
-then OR-Tools' iterated local search (SISR ruin and recreate, simulated-annealing acceptance)
-improves it until the time limit. Guided local search is available but measured worse on the
-Solomon benchmark (bench/vrp_solomon.py), so it is not the default.
+Search: four first-solution heuristics are tried on a short budget and the cheapest plan is
+kept. Then, up to ILS_MAX_STOPS stops, OR-Tools' iterated local search (SISR ruin and recreate,
+simulated-annealing acceptance) runs to the time limit; on larger plans guided local search
+continues from the best first plan (or the warm start). The answer is the cheapest of the
+search's result, the best first plan and the warm start. bench/vrp_solomon.py measures it.
 """
 
 from __future__ import annotations
@@ -47,10 +50,22 @@ FIRST_SOLUTION_STRATEGIES: tuple[str, ...] = (
     "SAVINGS",
     "PATH_CHEAPEST_ARC",
 )
+# Iterated local search builds its own start with one of these.
+ILS_START_STRATEGIES: tuple[str, ...] = (
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "SAVINGS",
+)
 # Share of the time limit the first-solution tries may use together.
 FIRST_SOLUTION_BUDGET = 0.15
-# Time kept back for reading the solution out and checking it.
+# Time kept back for reading the solution out and checking it, plus a little per stop.
 EXTRACTION_RESERVE_S = 0.05
+EXTRACTION_RESERVE_PER_STOP_S = 0.0004
+# Up to this many stops, iterated local search; above, guided local search from the best
+# first solution. ILS restarts its local search after every ruin-and-recreate step, which on
+# large plans leaves it few iterations (measured: ILS better at 100-200 stops, GLS at 400 and
+# at 1,000 stops with 15 s and 60 s).
+ILS_MAX_STOPS = 300
 
 
 class InvalidProblem(ValueError):
@@ -302,7 +317,14 @@ def _validate(problem: Problem) -> None:
             raise InvalidProblem(f"stop {stop.id}: at most two windows")
         if len(stop.windows) == 2 and stop.windows[0].end >= stop.windows[1].start:
             raise InvalidProblem(f"stop {stop.id}: windows must be in order and not overlap")
+    if distance.size and distance.min() < 0:
+        raise InvalidProblem("distances must not be negative")
+    if problem.time_matrix is not None and np.asarray(problem.time_matrix).min(initial=0) < 0:
+        raise InvalidProblem("travel times must not be negative")
     for vehicle in problem.vehicles:
+        earliest, latest = problem.shift(vehicle)
+        if earliest > latest:
+            raise InvalidProblem(f"vehicle {vehicle.id}: shift outside the depot's hours")
         if vehicle.capacity_weight < 0 or vehicle.capacity_volume < 0 or vehicle.fixed_cost < 0:
             raise InvalidProblem(f"vehicle {vehicle.id}: negative capacity or cost")
         if vehicle.speed is not None and vehicle.speed <= 0:
@@ -496,16 +518,19 @@ class _Model:
         self.stops = list(stops)
         self.penalty_unit = penalty_unit
         vehicles = problem.vehicles
-        # Node 0 is the depot; then one node per (stop, window).
+        horizon = max([problem.depot.window.end] + [problem.shift(v)[1] for v in vehicles])
+        # Node 0 is the depot; then one node per (stop, window), leaving out a window that
+        # opens after every shift has ended (its time range would be empty).
         self.node_stop: list[int] = [-1]
         node_window: list[TimeWindow] = [problem.depot.window]
-        self.stop_nodes: list[list[int]] = []
+        self.stop_nodes: list[dict[int, int]] = []
         for position, stop in enumerate(stops):
-            nodes = []
-            for window in problem.windows_of(stop):
-                nodes.append(len(self.node_stop))
-                self.node_stop.append(position)
-                node_window.append(window)
+            nodes = {}
+            for number, window in enumerate(problem.windows_of(stop)):
+                if window.start <= horizon:
+                    nodes[number] = len(self.node_stop)
+                    self.node_stop.append(position)
+                    node_window.append(window)
             self.stop_nodes.append(nodes)
         self.manager = pywrapcp.RoutingIndexManager(len(self.node_stop), len(vehicles), 0)
         self.routing = pywrapcp.RoutingModel(self.manager)
@@ -537,7 +562,6 @@ class _Model:
                 transit = travel + service[:, None]
                 time_classes[key] = routing.RegisterTransitMatrix(transit.tolist())
             evaluators.append(time_classes[key])
-        horizon = max([problem.depot.window.end] + [problem.shift(v)[1] for v in vehicles])
         # Slack up to the horizon lets a vehicle wait for a window to open.
         routing.AddDimensionWithVehicleTransits(evaluators, horizon, horizon, False, "time")
         self.time = routing.GetDimensionOrDie("time")
@@ -568,7 +592,7 @@ class _Model:
         # variable spares the search from trying those vehicles at all; -1 stays allowed, it
         # means "not served".
         for stop, nodes in zip(stops, self.stop_nodes, strict=True):
-            indices = [self.manager.NodeToIndex(node) for node in nodes]
+            indices = [self.manager.NodeToIndex(node) for node in nodes.values()]
             if len(allowed[stop.id]) < len(vehicles):
                 for index in indices:
                     routing.VehicleVar(index).SetValues([-1, *allowed[stop.id]])
@@ -678,7 +702,7 @@ def solve(
     seed: int = 0,
     initial_routes: InitialRoutes | None = None,
     on_progress: ProgressCallback | None = None,
-    metaheuristic: str = "ils",
+    metaheuristic: str = "auto",
 ) -> Solution:
     """Plan routes for `problem` within `time_limit_s` seconds of wall time, single thread.
 
@@ -689,19 +713,21 @@ def solve(
     `problem.vehicles` order). Stop ids no longer in the problem are ignored; if the routes
     are still feasible, the result costs no more than they do.
 
-    OR-Tools' search is deterministic, so `seed` shuffles the order in which stops are given
-    to the model and in which first-solution heuristics are tried; seed 0 keeps the problem's
-    order. The same seed gives the same plan on an equally fast machine (the time limit decides
-    how far the search gets).
+    OR-Tools' search is deterministic (its own random generator has a fixed seed), so `seed`
+    varies what it is given: a non-zero seed shuffles the order of the stops in the model and
+    of the first-solution heuristics, and picks the heuristic iterated local search starts
+    from. Seed 0 keeps the problem's order. The same seed gives the same plan on an equally
+    fast machine (the time limit decides how far the search gets).
 
-    `metaheuristic` is "ils" (iterated local search, the default) or "gls" (guided local
-    search). `on_progress` is called from inside the search each time a better plan is found.
+    `metaheuristic` is "ils" (iterated local search), "gls" (guided local search from the best
+    first solution or the warm start) or "auto" (the default: ILS up to ILS_MAX_STOPS stops,
+    GLS above). `on_progress` is called from inside the search each time a better plan is found.
 
     Raises InvalidProblem for a malformed problem, and SolverBug when the plan fails the
     independent feasibility check (routing.feasibility), which would be a bug in this module.
     """
     started = time.monotonic()
-    if metaheuristic not in ("ils", "gls"):
+    if metaheuristic not in ("auto", "ils", "gls"):
         raise InvalidProblem(f"unknown metaheuristic {metaheuristic!r}")
     rng = random.Random(seed)
     travel_by_vehicle = [problem.vehicle_travel_times(v) for v in problem.vehicles]
@@ -765,7 +791,14 @@ def _search(
     swap_dropped = len({s.priority for s in servable}) > 1 or any(
         len(s.windows) > 1 for s in servable
     )
-    deadline = started + time_limit_s - EXTRACTION_RESERVE_S
+    deadline = (
+        started
+        + time_limit_s
+        - EXTRACTION_RESERVE_S
+        - EXTRACTION_RESERVE_PER_STOP_S * len(servable)
+    )
+    if metaheuristic == "auto":
+        metaheuristic = "ils" if len(servable) <= ILS_MAX_STOPS else "gls"
 
     def parameters(strategy: str, seconds: float) -> pywrapcp.RoutingSearchParameters:
         return _search_parameters(
@@ -814,7 +847,9 @@ def _search(
     # Warm start: the previous plan, improved by plain descent. It is a candidate answer, so
     # the result never costs more, and the guided search below starts from it.
     warm = None
-    if initial_routes is not None:
+    if initial_routes is not None and any(
+        initial_routes.values() if isinstance(initial_routes, Mapping) else initial_routes
+    ):
         warm = _warm_start(model, initial_routes, parameters, deadline)
 
     phase[0] = "local search"
@@ -827,9 +862,13 @@ def _search(
         searched = _Model(problem, servable, allowed, model.penalty_unit)
         if on_progress is not None:
             searched.routing.AddAtSolutionCallback(lambda: report(searched.routing))
-        main = parameters(chosen, max(0.01, deadline - time.monotonic()))
+        # Where ILS ends up depends little on how cheap its start is: on the Solomon set it did
+        # best from parallel cheapest insertion even where savings gave a cheaper first plan.
+        # Other seeds start from another insertion heuristic, for variety.
+        start_strategy = ILS_START_STRATEGIES[0] if not seed else rng.choice(ILS_START_STRATEGIES)
+        main = parameters(start_strategy, max(0.01, deadline - time.monotonic()))
         found = searched.routing.SolveWithIteratedLocalSearch(main)
-        name = f"{chosen} + iterated local search"
+        name = f"{start_strategy} + iterated local search"
     else:
         start = min(
             (a for a in (best_first, warm) if a is not None),
@@ -846,8 +885,10 @@ def _search(
         # Cannot happen: with every stop optional, dropping all is always a solution.
         raise SolverBug(["OR-Tools returned no solution"])
     best, best_model = min(candidates, key=lambda pair: pair[0].ObjectiveValue())
-    if best is not found:
-        name = "previous plan" if best is warm else f"{chosen} (search found nothing better)"
+    if best is best_first and best is not found:
+        name = f"{chosen} (the search found nothing better)"
+    elif best is warm and best is not found:
+        name = "previous plan (the search found nothing better)"
     return _assemble(
         problem,
         [(v, [servable[p] for p in route]) for v, route in enumerate(best_model.read_routes(best))],
@@ -889,13 +930,17 @@ def _warm_start(
         for stop, (_, start) in zip(stops, passed[0], strict=True):
             windows = model.problem.windows_of(stop)
             window = next(w for w, bounds in enumerate(windows) if start <= bounds.end)
+            if window not in model.stop_nodes[position[stop.id]]:
+                return None
             route.append(model.stop_index(position[stop.id], window))
         routes.append(route)
     routes += [[] for _ in range(len(vehicles) - len(routes))]
     start = model.routing.ReadAssignmentFromRoutes(routes, True)
     if start is None:
         return None
-    descent = parameters("LOCAL_CHEAPEST_INSERTION", max(0.01, 0.1 * (deadline - time.monotonic())))
+    # Enough time to at least re-read and cost the routes, a tenth of what is left otherwise.
+    left = deadline - time.monotonic()
+    descent = parameters("LOCAL_CHEAPEST_INSERTION", max(0.1 * left, min(1.0, 0.5 * left), 0.01))
     descent.use_iterated_local_search = False
     descent.local_search_metaheuristic = Metaheuristic.GREEDY_DESCENT
     improved = model.routing.SolveFromAssignmentWithParameters(start, descent)

@@ -17,12 +17,14 @@ from routing.solver import (
     Depot,
     DroppedStop,
     DropReason,
+    InvalidProblem,
     Problem,
     Progress,
     Solution,
     Stop,
     TimeWindow,
     Vehicle,
+    route_for,
     solve,
 )
 
@@ -208,6 +210,64 @@ def test_slow_vehicle_speed_converts_distance_to_time() -> None:
     assert route.stops[0].arrival - route.departure == 100
 
 
+def test_time_matrix_scaled_by_the_vehicle_time_factor() -> None:
+    distance = np.array([[0, 1000], [1000, 0]])
+    travel = np.array([[0, 100], [100, 0]])
+    stop = Stop(id="s", location=1)
+    problem = Problem(Depot(DAY), [stop], [truck(time_factor=1.5)], distance, time_matrix=travel)
+
+    (route,) = solve(problem, time_limit_s=FAST).routes
+
+    assert route.stops[0].arrival - route.departure == 150
+    assert route.distance == 2000
+
+
+def test_a_window_after_every_shift_is_ignored() -> None:
+    distance = np.array([[0, 10], [10, 0]])
+    stop = Stop(id="s", location=1, windows=(TimeWindow(100, 200), TimeWindow(20_000, 21_000)))
+
+    (route,) = solve(Problem(Depot(DAY), [stop], [truck()], distance), time_limit_s=FAST).routes
+
+    assert 100 <= route.stops[0].service_start <= 200
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"distance_matrix": np.array([[0, -1], [1, 0]])}, "negative"),
+        ({"distance_matrix": np.zeros((2, 3))}, "square"),
+        ({"vehicles": [truck(shift_start=20_000)]}, "shift"),
+        ({"stops": [Stop(id=1, location=1), Stop(id=1, location=1)]}, "unique"),
+        ({"stops": [Stop(id=1, location=5)]}, "location"),
+        ({"stops": [Stop(id=1, location=1, priority=0)]}, "priority"),
+    ],
+)
+def test_malformed_problems_are_rejected(change: dict, match: str) -> None:
+    fields = {
+        "depot": Depot(DAY),
+        "stops": [Stop(id=1, location=1)],
+        "vehicles": [truck()],
+        "distance_matrix": np.array([[0, 1], [1, 0]]),
+    }
+    with pytest.raises(InvalidProblem, match=match):
+        Problem(**{**fields, **change})
+
+
+def test_route_for_times_a_given_order_or_says_it_misses_a_window() -> None:
+    positions = [0, 10, 20]
+    distance = np.abs(np.subtract.outer(positions, positions))
+    near = Stop(id="near", location=1, windows=(TimeWindow(100, 120),))
+    far = Stop(id="far", location=2, windows=(TimeWindow(50, 60),))
+    problem = Problem(Depot(DAY), [near, far], [truck()], distance)
+
+    assert route_for(problem, problem.vehicles[0], [near, far]) is None
+    route = route_for(problem, problem.vehicles[0], [far, near])
+    assert route is not None
+    # Back at 110 at the earliest; leaving at 40 instead of 0 still makes it, waiting less.
+    assert [s.service_start for s in route.stops] == [60, 100]
+    assert (route.departure, route.return_time) == (40, 110)
+
+
 # --- Capacities and vehicle types -----------------------------------------------------------
 
 
@@ -386,6 +446,18 @@ def test_warm_start_from_the_previous_plan_is_never_worse() -> None:
     assert again.objective <= first.objective
 
 
+def test_warm_start_with_guided_local_search_is_never_worse() -> None:
+    problem = random_problem(stops=80, vehicles=8, seed=13)
+    first = solve(problem, time_limit_s=1.0, metaheuristic="gls")
+
+    again = solve(
+        problem, time_limit_s=1.0, metaheuristic="gls", initial_routes=first.routes_by_vehicle()
+    )
+
+    assert again.warm_start_used
+    assert again.objective <= first.objective
+
+
 def test_warm_start_survives_stops_that_disappeared() -> None:
     problem = random_problem(stops=40, vehicles=5, seed=5)
     first = solve(problem, time_limit_s=0.5)
@@ -536,6 +608,12 @@ def test_checker_catches_wrong_figures(planned) -> None:
     ) == {ViolationKind.WRONG_DISTANCE}
     assert kinds(problem, dataclasses.replace(solution, total_distance=0)) == {
         ViolationKind.WRONG_DISTANCE
+    }
+    assert kinds(problem, dataclasses.replace(solution, total_duration=0)) == {
+        ViolationKind.WRONG_TIME
+    }
+    assert kinds(problem, dataclasses.replace(solution, vehicles_used=9)) == {
+        ViolationKind.WRONG_COUNT
     }
 
 
