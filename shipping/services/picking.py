@@ -174,6 +174,21 @@ def _lock_task(task_id: int, actor) -> _Locked:
     return _Locked(order, line, pick_list, task)
 
 
+def _lock_and_claim(task_id: int, actor, idempotency_key: str, kind: str) -> _Locked | None:
+    """Lock the task and its order, then claim the idempotency key for this `kind` of event;
+    None when the key was already applied (the caller replays the first outcome)."""
+    locked = _lock_task(task_id, actor)
+    claimed = claim_idempotency_key(
+        key=idempotency_key,
+        warehouse_id=locked.order.warehouse_id,
+        kind=kind,
+        actor=actor,
+        order_id=locked.order.id,
+        pick_task_id=task_id,
+    )
+    return locked if claimed else None
+
+
 def _already_applied(key: str) -> bool:
     return bool(key) and OutboundEvent.objects.filter(idempotency_key=key).exists()
 
@@ -249,15 +264,8 @@ def confirm_pick(
     check_bin(task_id=task_id, code=bin_code)
     check_item(task_id=task_id, scan=item_scan)
     with transaction.atomic():
-        locked = _lock_task(task_id, actor)
-        if not claim_idempotency_key(
-            key=idempotency_key,
-            warehouse_id=locked.order.warehouse_id,
-            kind="pick.confirmed",
-            actor=actor,
-            order_id=locked.order.id,
-            pick_task_id=task_id,
-        ):
+        locked = _lock_and_claim(task_id, actor, idempotency_key, "pick.confirmed")
+        if locked is None:
             return _replay(task_id)
         task = locked.task
         check_transition("pick task", task.status, TaskStatus.PICKED, label=str(task.id))
@@ -316,15 +324,8 @@ def short_pick(
         check_bin(task_id=task_id, code=bin_code)
         check_item(task_id=task_id, scan=item_scan)
     with transaction.atomic():
-        locked = _lock_task(task_id, actor)
-        if not claim_idempotency_key(
-            key=idempotency_key,
-            warehouse_id=locked.order.warehouse_id,
-            kind="pick.short",
-            actor=actor,
-            order_id=locked.order.id,
-            pick_task_id=task_id,
-        ):
+        locked = _lock_and_claim(task_id, actor, idempotency_key, "pick.short")
+        if locked is None:
             return _replay(task_id)
         task, line, order = locked.task, locked.line, locked.order
         check_transition("pick task", task.status, TaskStatus.SHORT, label=str(task.id))
@@ -400,15 +401,8 @@ def skip_task(*, task_id: int, actor, idempotency_key: str = "") -> PickOutcome:
     if _already_applied(idempotency_key):
         return _replay(task_id)
     with transaction.atomic():
-        locked = _lock_task(task_id, actor)
-        if not claim_idempotency_key(
-            key=idempotency_key,
-            warehouse_id=locked.order.warehouse_id,
-            kind="pick.skipped",
-            actor=actor,
-            order_id=locked.order.id,
-            pick_task_id=task_id,
-        ):
+        locked = _lock_and_claim(task_id, actor, idempotency_key, "pick.skipped")
+        if locked is None:
             return _replay(task_id)
         task = locked.task
         if task.status != TaskStatus.OPEN:
