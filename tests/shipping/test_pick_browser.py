@@ -98,7 +98,10 @@ def test_picker_works_a_list_in_chromium(live_server, browser):
     services.assign_pick_list(pick_list_id=pick_list.id, picker_id=picker.id)
 
     browser.get(f"{live_server.url}/pick/login/")
-    assert focused(browser).get_attribute("name") == "username"
+    # Autofocus lands after the page loads: wait for it rather than read the focus too early.
+    WebDriverWait(browser, 10).until(
+        lambda d: d.switch_to.active_element.get_attribute("name") == "username"
+    )
     focused(browser).send_keys("ana")
     password = browser.find_element(By.NAME, "password")
     submit(browser, password, "pw-ana")
