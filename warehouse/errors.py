@@ -55,3 +55,16 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency-key-reused"
     title = "Idempotency key reused with a different request"
     http_status = 422
+
+
+# PostgreSQL's "deadlock detected" and "serialization failure": the transaction was rolled
+# back whole and may simply be run again.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """True for a PostgreSQL deadlock victim or serialisation failure (safe to retry whole)."""
+    for candidate in (error, error.__cause__):
+        if getattr(candidate, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            return True
+    return False

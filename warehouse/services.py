@@ -28,6 +28,7 @@ from warehouse.errors import (
 )
 from warehouse.locking import lock_balances, lock_location
 from warehouse.models import Location, Lot, Product, StockBalance, StockMove, StockStatus
+from warehouse.roles import recorded_user
 
 Reason = StockMove.Reason
 Actor = AbstractBaseUser | None
@@ -234,7 +235,7 @@ def post_move(
         reason=reason,
         reference=reference[:64],
         note=note[:200],
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=recorded_user(actor),
     )
     becomes_free = (
         target is not None
@@ -325,7 +326,7 @@ def _receive(
             reason=reason,
             reference=reference[:64],
             note="",
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=recorded_user(actor),
         )
     if status == StockStatus.AVAILABLE and location.zone.is_stocking:
         events.stock_became_available(warehouse_id=location.warehouse_id, product_id=product_id)

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from warehouse.roles import ALL_ROLES, MANAGER
+from warehouse.roles import ALL_ROLES, MANAGER, has_role, user_roles
 
-
-def user_roles(user) -> set[str]:
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_dockside_roles", None)
-    if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
-        user._dockside_roles = cached
-    return cached
-
-
-def has_role(user, *roles: str) -> bool:
-    """True if the user holds any of `roles`; managers and superusers hold every role."""
-    if user and user.is_authenticated and user.is_superuser:
-        return True
-    held = user_roles(user)
-    return MANAGER in held or bool(held.intersection(roles))
+__all__ = ["RolePermission", "has_role", "user_roles"]
 
 
 class RolePermission(BasePermission):

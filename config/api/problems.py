@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from warehouse.errors import DomainError
+from warehouse.errors import DomainError, is_transient_conflict
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -41,12 +41,6 @@ def problem(
     response = Response(body, status=status_code, headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
-
-
-def _is_transient_conflict(exc: Exception) -> bool:
-    """A deadlock or serialisation failure: the transaction was rolled back and may be retried."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
-    return sqlstate in ("40001", "40P01")
 
 
 def _field_errors(detail) -> dict:
@@ -82,7 +76,7 @@ def problem_exception_handler(exc, context) -> Response | None:
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, ObjectDoesNotExist):
         exc = Http404(str(exc))
-    if isinstance(exc, OperationalError) and _is_transient_conflict(exc):
+    if isinstance(exc, OperationalError) and is_transient_conflict(exc):
         return problem(
             status_code=status.HTTP_409_CONFLICT,
             title="Conflict",

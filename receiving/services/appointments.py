@@ -22,7 +22,6 @@ from receiving.services.common import (
     event,
     lock_shipment,
     set_shipment_status,
-    user_of,
 )
 from receiving.transitions import check_transition
 from warehouse.errors import DomainError
@@ -30,6 +29,7 @@ from warehouse.models import (
     DockDoor,
     Warehouse,
 )
+from warehouse.roles import recorded_user
 
 # --- dock appointments -----------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ def book_appointment(
                 door=door,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                booked_by=user_of(actor),
+                booked_by=recorded_user(actor),
                 is_automatic=is_automatic,
             )
     except IntegrityError as error:

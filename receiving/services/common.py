@@ -9,7 +9,7 @@ from receiving.models import InboundEvent, InboundShipment, Inspection, PutawayT
 from receiving.transitions import check_transition
 from warehouse.errors import DomainError
 from warehouse.models import DockDoor
-from warehouse.roles import MANAGER
+from warehouse.roles import recorded_user
 
 Actor = AbstractBaseUser | None
 Status = InboundShipment.Status
@@ -21,21 +21,11 @@ class ManagerOverrideRequired(DomainError):
     http_status = 403
 
 
-def user_of(actor: Actor):
-    """The actor as a user to record, or None for anonymous and internal callers."""
-    return actor if actor is not None and actor.is_authenticated else None
-
-
-def is_manager(actor: Actor) -> bool:
-    user = user_of(actor)
-    if user is None:
-        return False
-    return user.is_superuser or user.groups.filter(name=MANAGER).exists()
-
-
 def event(shipment_id: int, kind: str, actor: Actor, **data) -> None:
     """Write the audit row of a state change of ASN `shipment_id`."""
-    InboundEvent.objects.create(shipment_id=shipment_id, kind=kind, actor=user_of(actor), data=data)
+    InboundEvent.objects.create(
+        shipment_id=shipment_id, kind=kind, actor=recorded_user(actor), data=data
+    )
 
 
 def set_shipment_status(shipment: InboundShipment, target: str, **extra) -> None:

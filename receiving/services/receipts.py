@@ -30,10 +30,8 @@ from receiving.services.common import (
     check_inbound_door,
     close_shipment_if_done,
     event,
-    is_manager,
     lock_shipment,
     set_shipment_status,
-    user_of,
 )
 from receiving.services.work import create_putaway_task
 from receiving.transitions import check_transition
@@ -42,6 +40,7 @@ from warehouse.models import (
     Product,
     StockStatus,
 )
+from warehouse.roles import MANAGER, has_role, recorded_user
 
 # --- arrival and receipts --------------------------------------------------------------------
 
@@ -70,7 +69,7 @@ def open_receipt(*, shipment_id: int, door_id: int, actor: Actor = None) -> Rece
     check_inbound_door(door, shipment.warehouse_id)
     if door.location_id is None:
         raise DoorNotUsable(f"Door {door.code} has no dock floor location to receive into.")
-    receipt = Receipt.objects.create(shipment=shipment, door=door, opened_by=user_of(actor))
+    receipt = Receipt.objects.create(shipment=shipment, door=door, opened_by=recorded_user(actor))
     set_shipment_status(shipment, Status.RECEIVING)
     event(shipment.id, "receipt_opened", actor, receipt=receipt.id, door=door.code)
     return receipt
@@ -147,7 +146,7 @@ def close_receipt(*, receipt_id: int, actor: Actor = None, override: bool = Fals
     lines = list(InboundLine.objects.filter(shipment_id=shipment.id).order_by("line_number"))
     tolerance = int(settings.DOCKSIDE.get("OVER_RECEIPT_TOLERANCE_PCT", 0))
     over = over_tolerance_lines(lines, tolerance)
-    if over and override and not is_manager(actor):
+    if over and override and not has_role(recorded_user(actor), MANAGER):
         raise ManagerOverrideRequired("Only a manager may accept an over-receipt.")
     if over and not override:
         detail = "; ".join(
@@ -162,8 +161,8 @@ def close_receipt(*, receipt_id: int, actor: Actor = None, override: bool = Fals
     Discrepancy.objects.bulk_create(_discrepancies(receipt, lines))
     receipt.status = Receipt.Status.CLOSED
     receipt.closed_at = timezone.now()
-    receipt.closed_by = user_of(actor)
-    receipt.override_by = user_of(actor) if over else None
+    receipt.closed_by = recorded_user(actor)
+    receipt.override_by = recorded_user(actor) if over else None
     receipt.save(update_fields=["status", "closed_at", "closed_by", "override_by"])
     set_shipment_status(shipment, Status.RECEIVED)
 

@@ -29,7 +29,6 @@ from receiving.models import (
 from receiving.services.common import (
     Actor,
     lock_shipment,
-    user_of,
 )
 from warehouse import services as inventory
 from warehouse.errors import InvalidQuantity
@@ -40,6 +39,7 @@ from warehouse.models import (
     StockStatus,
     Warehouse,
 )
+from warehouse.roles import recorded_user
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _lock_receipt_shared(
     A receipt of a warehouse the actor is not staff of does not exist for them: the same
     Receipt.DoesNotExist (404) as an unknown id. `actor=None` (internal callers) sees all.
     """
-    user = user_of(actor)
+    user = recorded_user(actor)
     sees_all = user is None or user.is_superuser
     lock = "FOR SHARE OF r" if connection.vendor == "postgresql" else ""
     staff_table = Warehouse.staff.through._meta.db_table
@@ -273,7 +273,7 @@ def _receive_on_line(
         is_damaged=is_damaged,
         sscc=sscc,
         stock_move=move,
-        scanned_by=user_of(actor),
+        scanned_by=recorded_user(actor),
     )
     return ScanItem(scan=scan, line=line, product=product, lot=lot)
 

@@ -20,7 +20,6 @@ from receiving.services.common import (
     close_shipment_if_done,
     event,
     lock_shipment,
-    user_of,
 )
 from receiving.transitions import check_transition
 from warehouse import services as inventory
@@ -32,6 +31,7 @@ from warehouse.models import (
     StockStatus,
     Zone,
 )
+from warehouse.roles import recorded_user
 
 
 def create_putaway_task(
@@ -127,7 +127,7 @@ def record_inspection(
     inspection.defects_found = defects_found
     inspection.reason = reason[:200]
     inspection.disposition = disposition
-    inspection.inspected_by = user_of(actor)
+    inspection.inspected_by = recorded_user(actor)
     inspection.inspected_at = timezone.now()
     inspection.save()
     shipment = lock_shipment(inspection.receipt.shipment_id)
@@ -188,7 +188,7 @@ def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> Puta
     now = timezone.now()
     task.status = PutawayTask.Status.DONE
     task.confirmed_location = location
-    task.confirmed_by = user_of(actor)
+    task.confirmed_by = recorded_user(actor)
     task.confirmed_at = now
     task.dock_to_stock = now - shipment.arrived_at if shipment.arrived_at else None
     task.save()

@@ -14,6 +14,7 @@ from routing.transitions import check_plan_transition
 from shipping.models import Shipment
 from shipping.services.dispatch import sequence_loading
 from warehouse.models import DockDoor, Location, Zone
+from warehouse.roles import recorded_user
 
 
 @transaction.atomic
@@ -130,6 +131,6 @@ def approve_route_plan(*, plan_id: int, actor=None) -> RoutePlan:
     Route.objects.bulk_update(routes, ["staging_lane", "outbound_door"])
     plan.status = RoutePlan.Status.APPROVED
     plan.approved_at = timezone.now()
-    plan.approved_by = actor if actor is not None and actor.is_authenticated else None
+    plan.approved_by = recorded_user(actor)
     plan.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
     return plan

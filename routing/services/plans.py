@@ -17,6 +17,7 @@ from routing.models import RoutePlan, RouteStop
 from routing.transitions import check_plan_transition
 from shipping.models import Order, OrderLine, Shipment
 from warehouse.models import StorageClass, Warehouse
+from warehouse.roles import recorded_user
 
 PLANNABLE_SHIPMENT_STATUSES = (
     Shipment.Status.PLANNED,
@@ -108,7 +109,7 @@ def create_route_plan(
         delivery_date=delivery_date,
         time_limit_seconds=time_limit_seconds,
         seed=seed,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=recorded_user(actor),
     )
     plan.shipments.set(shipments)
     midnight = local_midnight(warehouse, delivery_date)

@@ -41,6 +41,7 @@ from shipping.services.common import record_event, retry_on_conflict, setting
 from shipping.transitions import check_transition
 from warehouse.errors import InsufficientStock
 from warehouse.models import CountRequest, StockBalance, StockStatus, Zone
+from warehouse.roles import recorded_user
 from warehouse.services import allocate_stock_batch, deallocate_stock
 
 Status = Order.Status
@@ -427,7 +428,7 @@ def allocate_orders(*, order_ids: Sequence[int], actor=None) -> list[AllocationR
                     warehouse_id=order.warehouse_id,
                     kind="order.allocated",
                     order_id=order.id,
-                    actor=actor if actor is not None and actor.is_authenticated else None,
+                    actor=recorded_user(actor),
                     data={"allocated": allocated, "backordered": backordered, "status": status},
                 )
             )

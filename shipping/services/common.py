@@ -14,25 +14,17 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from shipping.errors import ConcurrentUpdate
 from shipping.models import OutboundEvent
+from warehouse.errors import is_transient_conflict
+from warehouse.roles import recorded_user
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
-
 
 def setting(name: str, default: Any) -> Any:
     return settings.DOCKSIDE.get(name, default)
-
-
-def is_transient_conflict(error: BaseException) -> bool:
-    """True for a PostgreSQL deadlock victim or serialisation failure (safe to retry whole)."""
-    for candidate in (error, error.__cause__):
-        if getattr(candidate, "sqlstate", None) in TRANSIENT_SQLSTATES:
-            return True
-    return False
 
 
 def retry_on_conflict(function: Callable[P, R]) -> Callable[P, R]:
@@ -84,7 +76,7 @@ def record_event(
     return OutboundEvent.objects.create(
         warehouse_id=warehouse_id,
         kind=kind,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=recorded_user(actor),
         order_id=order_id,
         wave_id=wave_id,
         pick_task_id=pick_task_id,

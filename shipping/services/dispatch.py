@@ -16,6 +16,7 @@ from shipping.services.common import record_event, setting
 from shipping.services.packing import _lock_shipment
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
+from warehouse.roles import recorded_user
 from warehouse.services import ship_stock
 
 
@@ -81,7 +82,7 @@ def load_package(*, sscc: str, vehicle_code: str, actor=None) -> Package:
             )
     package.loaded_at = timezone.now()
     package.vehicle_code = vehicle_code
-    package.loaded_by = actor if actor is not None and actor.is_authenticated else None
+    package.loaded_by = recorded_user(actor)
     package.save(update_fields=["loaded_at", "vehicle_code", "loaded_by"])
     shipment.vehicle_code = vehicle_code
     fields = ["vehicle_code"]
@@ -233,7 +234,7 @@ def confirm_delivery(
             window_end=order.promised_window_end,
         ),
         is_in_full=in_full,
-        confirmed_by=actor if actor is not None and actor.is_authenticated else None,
+        confirmed_by=recorded_user(actor),
     )
     if proof_file is not None:
         delivery.proof_file.save(proof_file.name, proof_file, save=False)

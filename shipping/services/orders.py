@@ -10,6 +10,7 @@ from django.db import transaction
 from shipping.models import Order, OrderLine, OutboundEvent
 from warehouse.errors import InvalidQuantity
 from warehouse.models import PackSize
+from warehouse.roles import recorded_user
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def create_orders(*, specs: list[OrderSpec], actor=None) -> list[Order]:
             warehouse_id=order.warehouse_id,
             kind="order.created",
             order=order,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=recorded_user(actor),
         )
         for order in orders
     )

@@ -32,7 +32,7 @@ from shipping.services.waves import build_pick_tasks
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
 from warehouse.models import CountRequest, PackSize, Product, StockBalance, StockMove, StockStatus
-from warehouse.roles import MANAGER, PICKER
+from warehouse.roles import MANAGER, PICKER, recorded_user
 from warehouse.services import deallocate_stock, move_stock
 
 TaskStatus = PickTask.Status
@@ -345,7 +345,7 @@ def short_pick(
             reason=CountRequest.Reason.SHORT_PICK,
             reference=f"pick-task:{task.id}",
             note=f"{reason}: {shortfall} of {task.quantity} missing",
-            requested_by=actor if actor.is_authenticated else None,
+            requested_by=recorded_user(actor),
         )
         task.status = TaskStatus.SHORT
         task.quantity_picked = quantity_picked

@@ -19,7 +19,7 @@ from shipping.services.common import record_event, setting
 from shipping.transitions import check_transition
 from warehouse.errors import DomainError
 from warehouse.models import Location, Zone
-from warehouse.roles import PICKER
+from warehouse.roles import PICKER, recorded_user
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def plan_wave(
         max_lines_per_list=max_lines or int(setting("PICK_BATCH_MAX_LINES", 20)),
         max_weight_kg_per_list=max_weight_kg or Decimal(setting("PICK_BATCH_MAX_WEIGHT_KG", 250)),
         max_volume_m3_per_list=max_volume_m3 or Decimal(setting("PICK_BATCH_MAX_VOLUME_M3", "1.5")),
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=recorded_user(actor),
     )
     wave.number = f"W{wave.id:06d}"
     wave.save(update_fields=["number"])
