@@ -1,6 +1,14 @@
 from shipping.models.events import OutboundEvent
+from shipping.models.kpis import Dimension, KpiHistogram, KpiReport, KpiSnapshot
 from shipping.models.orders import Allocation, Customer, Order, OrderLine
-from shipping.models.shipments import Delivery, DeliveryLine, Package, SerialCounter, Shipment
+from shipping.models.shipments import (
+    Delivery,
+    DeliveryLine,
+    Package,
+    SerialCounter,
+    Shipment,
+    ShipmentLine,
+)
 from shipping.models.waves import PickList, PickTask, Wave
 
 __all__ = [
@@ -8,6 +16,10 @@ __all__ = [
     "Customer",
     "Delivery",
     "DeliveryLine",
+    "Dimension",
+    "KpiHistogram",
+    "KpiReport",
+    "KpiSnapshot",
     "Order",
     "OrderLine",
     "OutboundEvent",
@@ -16,5 +28,6 @@ __all__ = [
     "PickTask",
     "SerialCounter",
     "Shipment",
+    "ShipmentLine",
     "Wave",
 ]

@@ -63,6 +63,25 @@ class Shipment(models.Model):
         return self.number
 
 
+class ShipmentLine(models.Model):
+    """Units of one order line that left on one shipment: what fill rate is measured on."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        "shipping.OrderLine", on_delete=models.PROTECT, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["shipment", "order_line"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "order_line"], name="shipment_line_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of line {self.order_line_id} on {self.shipment_id}"
+
+
 class Package(models.Model):
     class Type(models.TextChoices):
         BOX = "box", "Box"

@@ -11,7 +11,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from shipping.errors import LoadOrderViolation, NotPacked, UnknownPackage, WrongVehicle
-from shipping.models import Allocation, Delivery, DeliveryLine, Order, OrderLine, Package, Shipment
+from shipping.models import (
+    Allocation,
+    Delivery,
+    DeliveryLine,
+    Order,
+    OrderLine,
+    Package,
+    Shipment,
+    ShipmentLine,
+)
 from shipping.services.common import record_event, setting
 from shipping.services.packing import _lock_shipment
 from shipping.transitions import check_transition
@@ -140,6 +149,13 @@ def dispatch_shipment(*, shipment_id: int, actor=None) -> Shipment:
         lines[allocation.order_line_id].quantity_shipped += allocation.quantity
     Allocation.objects.filter(id__in=[a.id for a in picked]).update(
         status=Allocation.Status.SHIPPED
+    )
+    on_shipment: dict[int, int] = defaultdict(int)
+    for allocation in picked:
+        on_shipment[allocation.order_line_id] += allocation.quantity
+    ShipmentLine.objects.bulk_create(
+        ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=quantity)
+        for line_id, quantity in sorted(on_shipment.items())
     )
     cut = {}
     for line in lines.values():

@@ -1,0 +1,1 @@
+"""Delivery and warehouse KPIs: definitions, SQL computation into snapshots, the admin dashboard."""
