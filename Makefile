@@ -31,13 +31,14 @@ run: install
 	@echo "  Admin:    http://$(HOST):$(PORT)/admin/     (login: manager / dockside-demo)"
 	@echo "  API docs: http://$(HOST):$(PORT)/api/docs/"
 	@echo "  Other demo logins: dock, inspector, picker, dispatcher (same password)"
-	@if [ -n "$$REDIS_URL" ]; then echo "  Celery worker and beat: started (broker $$REDIS_URL)"; \
+	@if [ -n "$$REDIS_URL" ]; then echo "  Celery worker, beat and outbox relay: started (broker $$REDIS_URL)"; \
 	  else echo "  No REDIS_URL: background tasks run inline."; fi
 	@echo
 	@if [ -n "$$REDIS_URL" ]; then \
 	  $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; \
 	  $(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & beat=$$!; \
-	  trap 'kill $$worker $$beat 2>/dev/null; wait $$worker $$beat 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py relay_outbox & relay=$$!; \
+	  trap 'kill $$worker $$beat $$relay 2>/dev/null; wait $$worker $$beat $$relay 2>/dev/null' EXIT INT TERM; \
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT); \
 	else \
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT); \

@@ -212,8 +212,22 @@ CELERY_BEAT_SCHEDULE["plan-tomorrows-routes"] = {
     "schedule": crontab(minute="*/15"),
 }
 
+# Platform housekeeping: old outbox messages and expired idempotency keys, nightly.
+CELERY_BEAT_SCHEDULE["purge-outbox"] = {
+    "task": "warehouse.tasks.purge_outbox_task",
+    "schedule": crontab(hour=3, minute=10),
+}
+CELERY_BEAT_SCHEDULE["purge-idempotency-records"] = {
+    "task": "warehouse.tasks.purge_idempotency_records_task",
+    "schedule": crontab(hour=3, minute=20),
+}
+
 DOCKSIDE = {
     "TOKEN_LIFETIME_DAYS": int(os.environ.get("DOCKSIDE_TOKEN_LIFETIME_DAYS", 180)),
+    # Idempotency keys are kept this long (at least 72 hours) so late retries stay safe.
+    "IDEMPOTENCY_KEY_RETENTION_HOURS": int(
+        os.environ.get("DOCKSIDE_IDEMPOTENCY_KEY_RETENTION_HOURS", 72)
+    ),
     # Outbound (shipping): SSCC company prefix, delivery window tolerance, pick batch limits.
     "GS1_COMPANY_PREFIX": os.environ.get("DOCKSIDE_GS1_COMPANY_PREFIX", "0950110"),
     "DELIVERY_WINDOW_TOLERANCE_MINUTES": int(

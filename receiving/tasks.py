@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from celery import shared_task
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from django.utils import timezone
 
 from receiving import services
 from warehouse.models import Warehouse
+from warehouse.outbox import OutboxTask, enqueue
 
 
 @shared_task(
+    base=OutboxTask,
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
@@ -42,6 +44,4 @@ def schedule_tomorrows_dock_appointments_task() -> int:
 
 def enqueue_scheduling(*, warehouse_id: int, day: date) -> None:
     """Queue `schedule_dock_appointments_task` once the current transaction commits."""
-    transaction.on_commit(
-        lambda: schedule_dock_appointments_task.delay(warehouse_id, day.isoformat())
-    )
+    enqueue("receiving.tasks.schedule_dock_appointments_task", warehouse_id, day.isoformat())

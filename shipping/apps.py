@@ -2,10 +2,10 @@ from django.apps import AppConfig
 
 
 def enqueue_backorder_reallocation(warehouse_id: int, product_id: int) -> None:
-    """Stock listener: runs after the stock change committed, so enqueue straight away."""
-    from shipping.tasks import reallocate_backorders_task
+    """Stock listener: re-allocate backorders once the stock change has committed."""
+    from warehouse.outbox import enqueue
 
-    reallocate_backorders_task.delay(warehouse_id, product_id)
+    enqueue("shipping.tasks.reallocate_backorders_task", warehouse_id, product_id)
 
 
 class ShippingConfig(AppConfig):

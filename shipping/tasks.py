@@ -5,9 +5,18 @@ from __future__ import annotations
 from celery import shared_task
 
 from shipping import services
+from warehouse.outbox import OutboxTask
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+# It runs its own retried transactions, so the outbox mark is written after it succeeds.
+@shared_task(
+    base=OutboxTask,
+    outbox_atomic=False,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def reallocate_backorders_task(warehouse_id: int, product_id: int) -> int:
     """Stock of a product became available: allocate waiting backorders. Returns orders tried.
 

@@ -82,3 +82,15 @@ def api(users) -> dict[str, APIClient]:
     clients = {name: client_for(user) for name, user in users.items()}
     clients["anonymous"] = client_for(None)
     return clients
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the tests may use as a broker (`make test` passes DOCKSIDE_TEST_REDIS_URL)."""
+    import os
+
+    import redis
+
+    url = os.environ.get("DOCKSIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    return url

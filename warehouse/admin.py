@@ -7,6 +7,7 @@ from warehouse.models import (
     IdempotencyRecord,
     Location,
     Lot,
+    OutboxMessage,
     PackSize,
     Product,
     StockBalance,
@@ -188,3 +189,13 @@ class CountRequestAdmin(admin.ModelAdmin):
     search_fields = ["location__code", "product__sku", "reference"]
     list_select_related = ["location", "product", "requested_by"]
     raw_id_fields = ["location", "product", "requested_by"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Background work waiting for (or handed to) the broker: a growing pending list means the
+    relay is stopped or Redis is down."""
+
+    list_display = ["id", "task", "args", "created_at", "published_at", "attempts", "last_error"]
+    list_filter = [("published_at", admin.EmptyFieldListFilter), "task"]
+    search_fields = ["task"]

@@ -1,14 +1,14 @@
-"""Listeners told, after commit, that a product's stock became available in a warehouse.
+"""Listeners told that a product's stock became available in a warehouse.
 
 The warehouse app knows nothing of orders; the outbound app registers a listener here (from its
-AppConfig.ready) to re-allocate backorders. Listeners run only after the transaction commits.
+AppConfig.ready) to re-allocate backorders. Listeners are called inside the transaction that
+changed the stock and only record work, through `warehouse.outbox.enqueue`: it then runs once
+that transaction commits, and never if it rolls back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from django.db import transaction
 
 StockAvailableListener = Callable[[int, int], None]  # (warehouse_id, product_id)
 
@@ -21,8 +21,6 @@ def register_stock_available_listener(listener: StockAvailableListener) -> None:
 
 
 def stock_became_available(*, warehouse_id: int, product_id: int) -> None:
-    """Schedule every listener to hear of it once the current transaction commits."""
+    """Tell every listener, in the current transaction."""
     for listener in _listeners:
-        transaction.on_commit(
-            lambda listener=listener: listener(warehouse_id, product_id), robust=True
-        )
+        listener(warehouse_id, product_id)

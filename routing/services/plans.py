@@ -17,6 +17,7 @@ from routing.models import RoutePlan, RouteStop
 from routing.transitions import check_plan_transition
 from shipping.models import Order, OrderLine, Shipment
 from warehouse.models import StorageClass, Warehouse
+from warehouse.outbox import enqueue
 from warehouse.roles import recorded_user
 
 PLANNABLE_SHIPMENT_STATUSES = (
@@ -144,8 +145,6 @@ def request_solve(*, plan_id: int, actor=None) -> RoutePlan:
 
     Raises InvalidTransition for an approved or dispatched plan.
     """
-    from routing.tasks import plan_routes_task
-
     plan = RoutePlan.objects.select_for_update().get(id=plan_id)
     check_plan_transition(plan.status, RoutePlan.Status.SOLVING)
     plan.status = RoutePlan.Status.SOLVING
@@ -154,7 +153,7 @@ def request_solve(*, plan_id: int, actor=None) -> RoutePlan:
     plan.error = ""
     plan.save(update_fields=["status", "solve_attempt", "solve_started_at", "error", "updated_at"])
     attempt = plan.solve_attempt
-    transaction.on_commit(lambda: plan_routes_task.delay(plan.id, attempt))
+    enqueue("routing.tasks.plan_routes_task", plan.id, attempt)
     return plan
 
 

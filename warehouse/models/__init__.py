@@ -2,6 +2,7 @@ from warehouse.models.access import DeviceToken, IdempotencyRecord
 from warehouse.models.catalog import Lot, PackSize, Product, StorageClass
 from warehouse.models.counts import CountRequest
 from warehouse.models.layout import DockDoor, Location, Warehouse, Zone
+from warehouse.models.outbox import OutboxMessage, ProcessedMessage
 from warehouse.models.stock import StockBalance, StockMove, StockStatus
 
 __all__ = [
@@ -11,7 +12,9 @@ __all__ = [
     "IdempotencyRecord",
     "Location",
     "Lot",
+    "OutboxMessage",
     "PackSize",
+    "ProcessedMessage",
     "Product",
     "StockBalance",
     "StockMove",
