@@ -37,11 +37,15 @@ def _broker_ready() -> tuple[bool, str]:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve traffic: database reachable with all migrations applied, broker reachable."""
+    """Ready to serve traffic when the database is reachable with every migration applied.
+
+    A broker outage is reported ("degraded") but does not make the instance unready: API
+    writes record their background work in the outbox and keep working without Redis.
+    """
     database_ok, database = _database_ready()
     broker_ok, broker = _broker_ready()
-    ready = database_ok and broker_ok
+    state = ("ready" if broker_ok else "degraded") if database_ok else "not ready"
     return JsonResponse(
-        {"status": "ready" if ready else "not ready", "database": database, "broker": broker},
-        status=200 if ready else 503,
+        {"status": state, "database": database, "broker": broker},
+        status=200 if database_ok else 503,
     )
