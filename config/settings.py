@@ -263,6 +263,10 @@ DOCKSIDE = {
     "TRAVEL_MATRIX_PROVIDER": "routing.matrix.GreatCircleProvider",
     # Local time at which tomorrow's delivery routes are planned by the beat task.
     "ROUTE_PLANNING_CUTOFF": os.environ.get("DOCKSIDE_ROUTE_PLANNING_CUTOFF", "18:00"),
+    # A started solve this long past its time limit is presumed dead and taken over.
+    "ROUTE_SOLVE_STALE_MARGIN_SECONDS": int(
+        os.environ.get("DOCKSIDE_ROUTE_SOLVE_STALE_MARGIN_SECONDS", 120)
+    ),
 }
 
 LOGGING = {

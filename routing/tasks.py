@@ -1,20 +1,31 @@
 from celery import shared_task
 
 from routing import services
+from routing.services.solving import SolveInProgress
 from warehouse.outbox import OutboxTask
 
 
 # A solve takes its own transactions and is idempotent by (plan, attempt): outbox mark after.
 @shared_task(
+    bind=True,
     base=OutboxTask,
     outbox_atomic=False,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=3,
+    max_retries=10,
 )
-def plan_routes_task(plan_id: int, attempt: int) -> None:
-    """Solve one attempt of a route plan; a duplicate or redelivered run does nothing."""
-    services.solve_route_plan(plan_id=plan_id, attempt=attempt)
+def plan_routes_task(self, plan_id: int, attempt: int) -> None:
+    """Solve one attempt of a route plan; a duplicate or redelivered run does nothing.
+
+    A run that finds the attempt held by another (perhaps killed) worker comes back when that
+    one must have finished, and takes over if it has not: a killed worker delays a plan by
+    its time limit plus the stale margin, never loses it. The wait is far below the broker's
+    visibility timeout (time limits are capped at 10 minutes).
+    """
+    try:
+        services.solve_route_plan(plan_id=plan_id, attempt=attempt)
+    except SolveInProgress as busy:
+        raise self.retry(countdown=busy.retry_in.total_seconds()) from busy
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

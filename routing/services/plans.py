@@ -25,8 +25,6 @@ PLANNABLE_SHIPMENT_STATUSES = (
     Shipment.Status.PACKED,
     Shipment.Status.STAGED,
 )
-# A solve whose worker died is taken over by the next task once this much past its limit.
-STALE_SOLVE_MARGIN = dt.timedelta(minutes=2)
 REFRIGERATED_CLASSES = (StorageClass.CHILLED, StorageClass.FROZEN)
 
 
@@ -157,21 +155,37 @@ def request_solve(*, plan_id: int, actor=None) -> RoutePlan:
     return plan
 
 
-def _claim(plan_id: int, attempt: int) -> bool:
-    """Mark the attempt as started unless another run holds it (or it went stale)."""
+def stale_solve_margin() -> dt.timedelta:
+    """How long past its time limit a started solve is presumed dead (its worker was killed)
+    and may be taken over by the next run of the same attempt."""
+    return dt.timedelta(seconds=int(settings.DOCKSIDE["ROUTE_SOLVE_STALE_MARGIN_SECONDS"]))
+
+
+def _claim(plan_id: int, attempt: int) -> bool | dt.timedelta:
+    """Mark the attempt as started. True: this run solves it. False: nothing to do (the
+    attempt is finished or superseded). A timedelta: another run started it recently; try
+    again after that long, when it will have finished or be presumed dead."""
     now = timezone.now()
-    plan = RoutePlan.objects.filter(id=plan_id).values("time_limit_seconds").first()
-    if plan is None:
-        return False
-    stale_before = now - dt.timedelta(seconds=plan["time_limit_seconds"]) - STALE_SOLVE_MARGIN
-    return bool(
-        RoutePlan.objects.filter(
-            Q(solve_started_at__isnull=True) | Q(solve_started_at__lt=stale_before),
-            id=plan_id,
-            status=RoutePlan.Status.SOLVING,
-            solve_attempt=attempt,
-        ).update(solve_started_at=now)
+    plan = (
+        RoutePlan.objects.filter(id=plan_id)
+        .values("time_limit_seconds", "status", "solve_attempt", "solve_started_at")
+        .first()
     )
+    if plan is None or plan["status"] != RoutePlan.Status.SOLVING:
+        return False
+    if plan["solve_attempt"] != attempt:
+        return False
+    stale_after = dt.timedelta(seconds=plan["time_limit_seconds"]) + stale_solve_margin()
+    claimed = RoutePlan.objects.filter(
+        Q(solve_started_at__isnull=True) | Q(solve_started_at__lt=now - stale_after),
+        id=plan_id,
+        status=RoutePlan.Status.SOLVING,
+        solve_attempt=attempt,
+    ).update(solve_started_at=now)
+    if claimed:
+        return True
+    started = plan["solve_started_at"] or now
+    return max(started + stale_after - now, dt.timedelta(seconds=1))
 
 
 def plan_due_warehouses(*, now: dt.datetime | None = None) -> list[RoutePlan]:

@@ -146,13 +146,17 @@ class _ProgressWriter:
 def solve_route_plan(*, plan_id: int, attempt: int) -> RoutePlan | None:
     """Solve one requested attempt of a plan and store its routes; run by plan_routes_task.
 
-    Idempotent: a second run of the same attempt (a duplicate or redelivered task) does
-    nothing while the first is running or after it finished. A plan the solver cannot handle
-    ends `failed` with the error.
+    Idempotent: a second run of the same attempt does nothing after the first finished.
+    While another run holds the attempt it raises SolveInProgress, telling the task when to
+    try again: by then that run has finished, or its worker died and this run takes over.
+    A plan the solver cannot handle ends `failed` with the error.
     """
-    if not _claim(plan_id, attempt):
-        logger.info("Route plan %s attempt %s is taken or done; skipping.", plan_id, attempt)
+    claim = _claim(plan_id, attempt)
+    if claim is False:
+        logger.info("Route plan %s attempt %s is done or superseded; skipping.", plan_id, attempt)
         return None
+    if claim is not True:
+        raise SolveInProgress(plan_id=plan_id, attempt=attempt, retry_in=claim)
     plan = RoutePlan.objects.select_related("warehouse").get(id=plan_id)
     vehicles = _fleet(plan)
     try:
@@ -169,6 +173,14 @@ def solve_route_plan(*, plan_id: int, attempt: int) -> RoutePlan | None:
         logger.exception("Route plan %s failed", plan_id)
         return _fail(plan_id, attempt, f"{error.__class__.__name__}: {error}")
     return _store_solution(plan_id, attempt, model, solution, progress.count)
+
+
+class SolveInProgress(Exception):
+    """Another run is solving this attempt; try again after `retry_in`."""
+
+    def __init__(self, *, plan_id: int, attempt: int, retry_in: dt.timedelta) -> None:
+        super().__init__(f"Route plan {plan_id} attempt {attempt} is being solved elsewhere.")
+        self.retry_in = retry_in
 
 
 @transaction.atomic

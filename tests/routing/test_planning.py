@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from celery.exceptions import Retry
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from routing import matrix, services
 from routing.errors import InfeasibleEdit, NothingToPlan
 from routing.models import RoutePlan, RouteStop
 from routing.selectors import get_route_plan_detail, render_route_plan_svg
+from routing.services.solving import SolveInProgress
 from shipping.models import Shipment
 from tests.factories import routing as rf
 from tests.factories import shipping as sf
@@ -283,3 +286,43 @@ def test_plan_against_reality_from_delivery_confirmations(
         }
     assert delays[stop.id] == 600
     assert sum(value is not None for value in delays.values()) == 1
+
+
+def test_a_run_meeting_a_fresh_claim_is_told_when_to_come_back(site, day_shipments, settings):
+    settings.DOCKSIDE = {**settings.DOCKSIDE, "ROUTE_SOLVE_STALE_MARGIN_SECONDS": 60}
+    plan = services.request_solve(plan_id=new_plan(site).id)
+    started = timezone.now() - dt.timedelta(seconds=10)
+    RoutePlan.objects.filter(id=plan.id).update(solve_started_at=started)
+    with pytest.raises(SolveInProgress) as busy:
+        services.solve_route_plan(plan_id=plan.id, attempt=plan.solve_attempt)
+    # time limit + margin after the other run started, which was 10 s ago
+    expected = dt.timedelta(seconds=plan.time_limit_seconds + 60 - 10)
+    assert abs(busy.value.retry_in - expected) < dt.timedelta(seconds=2)
+    assert not RoutePlan.objects.get(id=plan.id).routes.exists()
+
+
+def test_a_claim_of_a_dead_worker_is_taken_over(site, day_shipments, settings):
+    settings.DOCKSIDE = {**settings.DOCKSIDE, "ROUTE_SOLVE_STALE_MARGIN_SECONDS": 60}
+    plan = services.request_solve(plan_id=new_plan(site).id)
+    long_ago = timezone.now() - dt.timedelta(seconds=plan.time_limit_seconds + 61)
+    RoutePlan.objects.filter(id=plan.id).update(solve_started_at=long_ago)
+    solved = services.solve_route_plan(plan_id=plan.id, attempt=plan.solve_attempt)
+    assert solved.status == RoutePlan.Status.SOLVED
+    assert_consistent(solved)
+
+
+def test_the_task_retries_while_another_run_holds_the_attempt(site, day_shipments, monkeypatch):
+    from routing.tasks import plan_routes_task
+
+    plan = services.request_solve(plan_id=new_plan(site).id)
+    RoutePlan.objects.filter(id=plan.id).update(solve_started_at=timezone.now())
+    retried = []
+
+    def fake_retry(*args, **kwargs):
+        retried.append(kwargs["countdown"])
+        return Retry("again later")
+
+    monkeypatch.setattr(plan_routes_task, "retry", fake_retry)
+    with pytest.raises(Retry):
+        plan_routes_task.run(plan.id, plan.solve_attempt)
+    assert len(retried) == 1 and 0 < retried[0] <= plan.time_limit_seconds + 120
