@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from receiving import services
 from warehouse.models import Warehouse
-from warehouse.outbox import OutboxTask, enqueue
+from warehouse.outbox import enqueue
 
 
 @shared_task(
-    base=OutboxTask,
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,

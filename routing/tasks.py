@@ -2,13 +2,11 @@ from celery import shared_task
 
 from routing import services
 from routing.services.solving import SolveInProgress
-from warehouse.outbox import OutboxTask
 
 
 # A solve takes its own transactions and is idempotent by (plan, attempt): outbox mark after.
 @shared_task(
     bind=True,
-    base=OutboxTask,
     outbox_atomic=False,
     acks_late=True,
     reject_on_worker_lost=True,

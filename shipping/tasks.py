@@ -5,12 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from shipping import services
-from warehouse.outbox import OutboxTask
 
 
 # It runs its own retried transactions, so the outbox mark is written after it succeeds.
 @shared_task(
-    base=OutboxTask,
     outbox_atomic=False,
     acks_late=True,
     autoretry_for=(Exception,),
