@@ -98,3 +98,64 @@ def test_multi_line_orders_in_opposite_sku_order_never_deadlock_out():
         assert allocated == promised == 60
     fully = sum(1 for result in results if result.status == Order.Status.ALLOCATED)
     assert fully == 30
+
+
+ROUNDS = 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_against_ten_a_hundred_times_over():
+    """The race above, 100 rounds, each on a fresh product: 50 threads (each keeping its own
+    connection across rounds) start every round together on a barrier."""
+    site = sf.add_outbound_layout(wf.make_site())
+    customer = sf.make_customer(site.warehouse)
+    start, end = sf.window()
+    products, rounds = [], []
+    for number in range(ROUNDS):
+        product = wf.make_product(sku=f"RACE-{number}")
+        receive_stock(location_id=site.pick_faces[0].id, product_id=product.id, quantity=6)
+        receive_stock(location_id=site.site.bins[0].id, product_id=product.id, quantity=4)
+        specs = [
+            services.OrderSpec(
+                warehouse_id=site.warehouse.id,
+                customer_id=customer.id,
+                number=f"RACE-{number}-{index}",
+                requested_date=start.date(),
+                promised_window_start=start,
+                promised_window_end=end,
+                lines=[services.LineSpec(product_id=product.id, quantity=1)],
+            )
+            for index in range(50)
+        ]
+        products.append(product)
+        rounds.append([order.id for order in services.create_orders(specs=specs)])
+
+    barrier = threading.Barrier(50)
+    errors: list[BaseException] = []
+
+    def picker(seat: int) -> None:
+        try:
+            for order_ids in rounds:
+                barrier.wait()
+                services.allocate_order(order_id=order_ids[seat])
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=picker, args=(seat,)) for seat in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for product, order_ids in zip(products, rounds, strict=True):
+        statuses = list(Order.objects.filter(id__in=order_ids).values_list("status", flat=True))
+        assert statuses.count(Order.Status.ALLOCATED) == 10, product.sku
+        assert statuses.count(Order.Status.BACKORDERED) == 40, product.sku
+        assert Allocation.objects.filter(product=product).count() == 10
+        held = StockBalance.objects.filter(product=product).values_list("allocated", flat=True)
+        assert sum(held) == 10
+    assert selectors.list_ledger_mismatches() == []
