@@ -134,6 +134,9 @@ class OutboxTask(Task):
 
     abstract = True
     outbox_atomic = True
+    # Messages carry the outbox id as an extra keyword (removed in __call__); a retry
+    # re-sends the message's kwargs, which Celery's argument check would refuse.
+    typing = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         message_id = kwargs.pop(OUTBOX_KWARG, None)

@@ -173,3 +173,12 @@ def test_purges_forget_only_what_is_old_enough(db, users) -> None:
     IdempotencyRecord.objects.filter(id=gone.id).update(created_at=now - timedelta(hours=73))
     assert purge_idempotency_records_task.apply().get() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["kept"]
+
+
+def test_a_message_resent_with_its_outbox_id_is_accepted(db) -> None:
+    """A retry re-sends the message's kwargs, outbox id included, through apply_async, whose
+    argument check would refuse the extra keyword."""
+    message = OutboxMessage.objects.create(task="tests.outbox_probe", args=["h", 8])
+    for _resend in range(2):
+        outbox_probe.apply_async(args=["h", 8], kwargs={outbox.OUTBOX_KWARG: message.id})
+    assert applied == [("h", 8)]
