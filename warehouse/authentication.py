@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import F
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from warehouse.models import DeviceToken
 from warehouse.models.access import hash_token
+from warehouse.roles import remember_roles
 
 # Writing last_used_at on every request would make each scan also write the token row.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -27,7 +29,14 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         raw = header[1].decode(errors="replace")
-        token = DeviceToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+        # The user's role names come in the same query, one row per group (the key hash is
+        # unique): every API view checks a role, and would otherwise ask for them again.
+        rows = list(
+            DeviceToken.objects.select_related("user")
+            .filter(key_hash=hash_token(raw))
+            .annotate(role_name=F("user__groups__name"))
+        )
+        token = rows[0] if rows else None
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown token.")
         if token.revoked_at is not None:
@@ -37,6 +46,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This token has expired; issue a new one.")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             DeviceToken.objects.filter(id=token.id).update(last_used_at=now)
+        remember_roles(token.user, (row.role_name for row in rows if row.role_name is not None))
         return token.user, token
 
     def authenticate_header(self, request) -> str:

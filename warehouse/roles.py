@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 DOCK = "dock"
 INSPECTOR = "inspector"
 PICKER = "picker"
@@ -11,15 +13,25 @@ MANAGER = "manager"
 ALL_ROLES: tuple[str, ...] = (DOCK, INSPECTOR, PICKER, DISPATCHER, MANAGER)
 
 
+# The cache lives on the user object, so it lasts as long as the request that loaded the user.
+_CACHE_ATTRIBUTE = "_dockside_roles"
+
+
 def user_roles(user) -> set[str]:
     """The role names `user` holds, read once per request and cached on the user object."""
     if not user or not user.is_authenticated:
         return set()
-    cached = getattr(user, "_dockside_roles", None)
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
-        user._dockside_roles = cached
+        cached = remember_roles(user, user.groups.values_list("name", flat=True))
     return cached
+
+
+def remember_roles(user, names: Iterable[str]) -> set[str]:
+    """Cache `names` as the roles of this user object (loaded with it by the caller's query)."""
+    roles = set(names)
+    setattr(user, _CACHE_ATTRIBUTE, roles)
+    return roles
 
 
 def has_role(user, *roles: str) -> bool:

@@ -82,12 +82,18 @@ def location_load(location_id: int) -> tuple[Decimal, Decimal]:
     return totals["weight"], totals["volume"]
 
 
+def has_capacity_limit(location: Location) -> bool:
+    """True if `location` limits the weight or volume it holds (empty means unlimited)."""
+    return location.max_weight_kg is not None or location.max_volume_m3 is not None
+
+
 def check_location_accepts(location: Location, product: Product, quantity: int) -> None:
     """Raise unless `quantity` of `product` may go into `location` now.
 
     Checks the location is active, its zone's storage class matches the product for storage and
     pick-face bins, and its weight and volume limits hold. Call with the location locked when
-    the answer must stay true until commit.
+    it has a capacity limit and the answer must stay true until commit (see
+    `warehouse.locking`); without limits the check reads nothing but the location row itself.
     """
     if not location.is_active:
         raise LocationInactive(f"Location {location.code} is not active.")
@@ -97,7 +103,7 @@ def check_location_accepts(location: Location, product: Product, quantity: int) 
             f"{product.sku} needs {product.get_storage_class_display().lower()} storage; "
             f"{location.code} is {zone.get_storage_class_display().lower()}."
         )
-    if location.max_weight_kg is None and location.max_volume_m3 is None:
+    if not has_capacity_limit(location):
         return
     weight, volume = location_load(location.id)
     incoming_weight = product.unit_weight_kg * quantity
@@ -260,17 +266,23 @@ def receive_stock(
     actor: Actor = None,
     product: Product | None = None,
     lot: Lot | None = None,
+    location: Location | None = None,
 ) -> StockMove:
     """Bring stock into a location from outside the warehouse (a receipt or a return).
 
     The same rules and errors as `post_move` with no source (InvalidQuantity, LotMismatch,
     LocationInactive, StorageClassMismatch, CapacityExceeded; nothing is written then), on a
     shorter path because receiving is the hottest write: the target balance is created or
-    increased by ONE upsert, and no savepoint is taken (see `_receive`).
+    increased by one upsert that, on PostgreSQL, is the same statement as the ledger row's
+    INSERT, and no savepoint is taken (see `_receive`).
 
     `product` and `lot`, when the caller has already loaded the rows of `product_id` and
     `lot_id`, are used as given instead of being read again (the product's sku,
     is_lot_tracked, storage_class and unit weight and volume are what the checks read).
+    `location`, the row of `location_id` with its zone, read by the caller in this transaction
+    (its code, warehouse_id, is_active and limits, the zone's kind and storage class), spares
+    the location read too when it has no capacity limit: such a location is neither read again
+    nor locked (policy in `warehouse.locking`). One with a limit is locked and read afresh.
     """
     if transaction.get_connection().in_atomic_block:
         return _receive(**locals())
@@ -290,72 +302,116 @@ def _receive(
     actor: Actor,
     product: Product | None,
     lot: Lot | None,
+    location: Location | None,
 ) -> StockMove:
     """`receive_stock` inside a transaction.
 
-    Every check (and the location lock) comes before the first write, so a DomainError leaves
-    the caller's transaction as it was and needs no savepoint of its own. The writes join the
-    caller's transaction (`savepoint=False`): a database error there dooms all of it, which is
-    what a savepoint-less caller must expect from any failed statement anyway.
+    Every check (and the location lock, when one is taken) comes before the first write, so a
+    DomainError leaves the caller's transaction as it was and needs no savepoint of its own.
+    The writes join the caller's transaction (`savepoint=False`): a database error there dooms
+    all of it, which is what a savepoint-less caller must expect from any failed statement
+    anyway.
     """
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise InvalidQuantity("Quantity must be a positive whole number of base units.")
     if product is None or product.id != product_id:
         product = Product.objects.get(id=product_id)
     _check_lot(product, lot_id, lot)
-    # Lock order of warehouse.locking: the target location, then the balance row (which the
-    # upsert below locks).
-    location = lock_location(location_id)
+    # Lock order of warehouse.locking: the target location (not a loaded one without capacity
+    # limits), then the balance row (which the upsert below locks).
+    if location is None or location.id != location_id or has_capacity_limit(location):
+        location = lock_location(location_id)
     check_location_accepts(location, product, quantity)
+    move = StockMove(
+        warehouse_id=location.warehouse_id,
+        created_at=timezone.now(),
+        product_id=product_id,
+        lot_id=lot_id,
+        quantity=quantity,
+        from_location_id=None,
+        from_status="",
+        to_location_id=location_id,
+        to_status=status,
+        reason=reason,
+        reference=reference[:64],
+        note="",
+        actor=recorded_user(actor),
+    )
     with transaction.atomic(savepoint=False):
-        _add_to_balance(
-            place=Place(location_id, status),
-            product_id=product_id,
-            lot_id=lot_id,
-            quantity=quantity,
-        )
-        move = StockMove.objects.create(
-            warehouse_id=location.warehouse_id,
-            product_id=product_id,
-            lot_id=lot_id,
-            quantity=quantity,
-            from_location_id=None,
-            from_status="",
-            to_location_id=location_id,
-            to_status=status,
-            reason=reason,
-            reference=reference[:64],
-            note="",
-            actor=recorded_user(actor),
-        )
+        _add_to_balance_and_record(move)
     if status == StockStatus.AVAILABLE and location.zone.is_stocking:
         events.stock_became_available(warehouse_id=location.warehouse_id, product_id=product_id)
     return move
 
 
-def _add_to_balance(*, place: Place, product_id: int, lot_id: int | None, quantity: int) -> None:
-    """Add `quantity` free units to the balance of `place`, creating the row if it is missing.
+# The columns of a StockMove row as the raw INSERT of `_add_to_balance_and_record` writes them.
+_MOVE_COLUMNS = (
+    "warehouse_id",
+    "created_at",
+    "product_id",
+    "lot_id",
+    "quantity",
+    "from_location_id",
+    "from_status",
+    "to_location_id",
+    "to_status",
+    "reason",
+    "reference",
+    "note",
+    "actor_id",
+)
 
-    One INSERT ... ON CONFLICT DO UPDATE: two transactions creating the first row of a place
-    both succeed (the second waits for the first, then adds to its row), and the row stays
-    locked until commit, as `lock_balances` would leave it. The unique constraints are partial
-    indexes (see StockBalance.Meta), so the conflict target names the one that applies.
+
+def _add_to_balance_and_record(move: StockMove) -> None:
+    """Add the `quantity` of an unsaved inbound `move` (no source) to the balance of its target,
+    creating the row if it is missing, and write the move to the ledger.
+
+    The balance changes with one INSERT ... ON CONFLICT DO UPDATE: two transactions creating the
+    first row of a place both succeed (the second waits for the first, then adds to its row),
+    and the row stays locked until commit, as `lock_balances` would leave it. The unique
+    constraints are partial indexes (see StockBalance.Meta), so the conflict target names the
+    one that applies. On PostgreSQL the upsert is a data-modifying CTE of the move's INSERT:
+    balance and ledger change in ONE statement, so they cannot change apart.
     """
-    if lot_id is None:
+    if move.lot_id is None:
         target = "(location_id, product_id, status) WHERE lot_id IS NULL"
     else:
         target = "(location_id, product_id, lot_id, status) WHERE lot_id IS NOT NULL"
     table = StockBalance._meta.db_table
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    created_at = connection.ops.adapt_datetimefield_value(move.created_at)
+    upsert = (
+        f"INSERT INTO {table} "
+        "(location_id, product_id, lot_id, status, quantity, allocated, updated_at) "
+        "VALUES (%s, %s, %s, %s, %s, 0, %s) "
+        f"ON CONFLICT {target} DO UPDATE SET "
+        f"quantity = {table}.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at"
+    )
+    upsert_params = [
+        move.to_location_id,
+        move.product_id,
+        move.lot_id,
+        move.to_status,
+        move.quantity,
+        created_at,
+    ]
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded development default) has no data-modifying CTEs: two statements.
+        with connection.cursor() as cursor:
+            cursor.execute(upsert, upsert_params)
+        move.save(force_insert=True)
+        return
+    move_params = [getattr(move, column) for column in _MOVE_COLUMNS]
+    move_params[_MOVE_COLUMNS.index("created_at")] = created_at
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} "
-            "(location_id, product_id, lot_id, status, quantity, allocated, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, 0, %s) "
-            f"ON CONFLICT {target} DO UPDATE SET "
-            f"quantity = {table}.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at",
-            [place.location_id, product_id, lot_id, place.status, quantity, now],
+            f"WITH balance AS ({upsert}) "
+            f"INSERT INTO {StockMove._meta.db_table} ({', '.join(_MOVE_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(_MOVE_COLUMNS))}) RETURNING id",
+            [*upsert_params, *move_params],
         )
+        move.id = cursor.fetchone()[0]
+    move._state.adding = False
+    move._state.db = connection.alias
 
 
 def move_stock(

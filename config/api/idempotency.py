@@ -38,10 +38,6 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _jsonable(data) -> object:
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
-
-
 def idempotent(request: Request, handler: Callable[[], Response], *, required: bool) -> Response:
     """Run `handler` once per (user, Idempotency-Key); replay its response to retries.
 
@@ -81,9 +77,15 @@ def idempotent(request: Request, handler: Callable[[], Response], *, required: b
 
 
 def _store(record_id: int, response: Response) -> None:
-    IdempotencyRecord.objects.filter(id=record_id).update(
-        response_status=response.status_code, response_body=_jsonable(response.data)
-    )
+    # A raw UPDATE that encodes the body once (dates and decimals as the API renders them):
+    # it runs on every scan.
+    table = IdempotencyRecord._meta.db_table
+    body = connection.ops.adapt_json_value(response.data, DjangoJSONEncoder)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET response_status = %s, response_body = %s WHERE id = %s",
+            [response.status_code, body, record_id],
+        )
 
 
 def _store_refusal(request: Request, key: str, fingerprint: str, response: Response) -> Response:

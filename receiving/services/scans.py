@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Model, Q
 from django.utils import timezone
 
 from receiving import barcodes
@@ -33,11 +33,13 @@ from receiving.services.common import (
 from warehouse import services as inventory
 from warehouse.errors import InvalidQuantity
 from warehouse.models import (
+    Location,
     Lot,
     PackSize,
     Product,
     StockStatus,
     Warehouse,
+    Zone,
 )
 from warehouse.roles import recorded_user
 
@@ -67,8 +69,11 @@ class _ReceiptFacts:
     warehouse_id: int
     supplier_id: int
     supplier_inspects: bool
-    dock_location_id: int
     time_zone: str
+    dock_location_id: int | None
+    # The door's dock floor location with its zone, as `warehouse.services.receive_stock` reads
+    # it (None if the door has lost its location: the inventory service then refuses the scan).
+    dock_location: Location | None
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,14 @@ class _ScannedProduct:
     units: int
     pack_name: str | None
     needs_inspection: bool
+    # The product's lot with the scanned lot code, if it exists yet.
+    lot: Lot | None
 
+
+# Everything the scan path and `warehouse.services.receive_stock` read of the dock location
+# and its zone (`check_location_accepts`, and the zone's kind for the stock-available event).
+_LOCATION_COLUMNS = ("id", "warehouse_id", "code", "is_active", "max_weight_kg", "max_volume_m3")
+_ZONE_COLUMNS = ("id", "kind", "storage_class")
 
 # Everything the scan path and `warehouse.services.receive_stock` read of the product (the
 # latter checks storage class and unit weight and volume against the dock location).
@@ -97,66 +109,111 @@ _PRODUCT_COLUMNS = (
 
 
 def _lock_receipt_shared(
-    receipt_id: int, actor: Actor, gtin: str | None
+    receipt_id: int, actor: Actor, gtin: str | None, lot_code: str | None
 ) -> tuple[_ReceiptFacts, _ScannedProduct | None]:
-    """Read the receipt with a SHARE row lock (see the module's lock policy) and the product
-    `gtin` stands for (as the product's own GTIN or a pack size's), in ONE query: this is the
-    hot path of every scan.
+    """Read the receipt with a SHARE row lock (see the module's lock policy), its dock location,
+    the product `gtin` stands for (as the product's own GTIN or a pack size's) and that
+    product's lot `lot_code`, in ONE query: this is the hot path of every scan.
 
     A receipt of a warehouse the actor is not staff of does not exist for them: the same
     Receipt.DoesNotExist (404) as an unknown id. `actor=None` (internal callers) sees all.
     """
     user = recorded_user(actor)
     sees_all = user is None or user.is_superuser
-    lock = "FOR SHARE OF r" if connection.vendor == "postgresql" else ""
+    postgresql = connection.vendor == "postgresql"
+    lock = "FOR SHARE OF r" if postgresql else ""
+    # Each half is planned on its own (MATERIALIZED): planning one join of all these tables took
+    # PostgreSQL ~1 ms, several times what executing the whole query takes (when the statement
+    # is prepared, see DATABASES in config/settings.py, it is planned once per connection).
+    materialized = "MATERIALIZED" if postgresql else ""
     staff_table = Warehouse.staff.through._meta.db_table
+    location_columns = ", ".join(
+        [*(f"l.{column}" for column in _LOCATION_COLUMNS), *(f"z.{c}" for c in _ZONE_COLUMNS)]
+    )
     product_columns = ", ".join(
-        f"COALESCE(p.{column}, pp.{column})" for column in (*_PRODUCT_COLUMNS, "is_active")
+        f"COALESCE(p.{column}, pp.{column}) AS {column}"
+        for column in (*_PRODUCT_COLUMNS, "min_remaining_shelf_life_days", "is_active")
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT r.id, r.status, s.id, s.warehouse_id, s.supplier_id, sup.requires_inspection,
-                   d.location_id, w.time_zone,
-                   {product_columns},
-                   COALESCE(p.min_remaining_shelf_life_days, pp.min_remaining_shelf_life_days),
-                   ps.quantity, ps.name,
-                   EXISTS (
-                       SELECT 1 FROM receiving_inspectionrule ir
-                       WHERE ir.product_id = COALESCE(p.id, pp.id) AND ir.requires_inspection
-                         AND (ir.supplier_id IS NULL OR ir.supplier_id = s.supplier_id))
-            FROM receiving_receipt r
-            JOIN receiving_inboundshipment s ON s.id = r.shipment_id
-            JOIN receiving_supplier sup ON sup.id = s.supplier_id
-            JOIN warehouse_dockdoor d ON d.id = r.door_id
-            JOIN warehouse_warehouse w ON w.id = s.warehouse_id
-            LEFT JOIN warehouse_product p ON p.gtin = %s
-            LEFT JOIN warehouse_packsize ps ON ps.gtin = %s AND p.id IS NULL
-            LEFT JOIN warehouse_product pp ON pp.id = ps.product_id
-            WHERE r.id = %s AND (%s OR EXISTS (
-                SELECT 1 FROM {staff_table} ws
-                WHERE ws.warehouse_id = s.warehouse_id AND ws.user_id = %s))
-            {lock}
+            WITH receipt AS {materialized} (
+                SELECT r.id, r.status, s.id, s.warehouse_id, s.supplier_id,
+                       sup.requires_inspection, w.time_zone, {location_columns}
+                FROM receiving_receipt r
+                JOIN receiving_inboundshipment s ON s.id = r.shipment_id
+                JOIN receiving_supplier sup ON sup.id = s.supplier_id
+                JOIN warehouse_dockdoor d ON d.id = r.door_id
+                JOIN warehouse_warehouse w ON w.id = s.warehouse_id
+                LEFT JOIN warehouse_location l ON l.id = d.location_id
+                LEFT JOIN warehouse_zone z ON z.id = l.zone_id
+                WHERE r.id = %s AND (%s OR EXISTS (
+                    SELECT 1 FROM {staff_table} ws
+                    WHERE ws.warehouse_id = s.warehouse_id AND ws.user_id = %s))
+                {lock}
+            ), scanned AS {materialized} (
+                SELECT {product_columns}, ps.quantity AS pack_quantity, ps.name AS pack_name,
+                       lot.id AS lot_id, lot.expiry_date AS lot_expiry_date
+                FROM (SELECT 1) AS one
+                LEFT JOIN warehouse_product p ON p.gtin = %s
+                LEFT JOIN warehouse_packsize ps ON ps.gtin = %s AND p.id IS NULL
+                LEFT JOIN warehouse_product pp ON pp.id = ps.product_id
+                LEFT JOIN warehouse_lot lot
+                    ON lot.product_id = COALESCE(p.id, pp.id) AND lot.code = %s
+            )
+            SELECT receipt.*, scanned.*, EXISTS (
+                SELECT 1 FROM receiving_inspectionrule ir
+                WHERE ir.product_id = scanned.id AND ir.requires_inspection
+                  AND (ir.supplier_id IS NULL OR ir.supplier_id = receipt.supplier_id))
+            FROM receipt CROSS JOIN scanned
             """,
-            [gtin, gtin, receipt_id, sees_all, user.id if user is not None else None],
+            [receipt_id, sees_all, user.id if user is not None else None, gtin, gtin, lot_code],
         )
         row = cursor.fetchone()
     if row is None:
         raise Receipt.DoesNotExist(f"No receipt {receipt_id}.")
-    facts = _ReceiptFacts(*row[:5], bool(row[5]), *row[6:8])
-    end = 8 + len(_PRODUCT_COLUMNS) + 1
-    values = dict(zip((*_PRODUCT_COLUMNS, "is_active"), row[8:end], strict=True))
-    shelf_life, pack_quantity, pack_name, has_rule = row[end : end + 4]
-    if values["id"] is None or not values.pop("is_active"):
+    values = iter(row)
+    receipt = [next(values) for _ in range(7)]
+    location = _field_values(Location, _LOCATION_COLUMNS, values)
+    zone = _field_values(Zone, _ZONE_COLUMNS, values)
+    dock_location = None
+    if location["id"] is not None:
+        # Only the fields the checks read; the instances are never saved.
+        dock_location = Location(**location, zone_id=zone["id"], zone=Zone(**zone))
+    facts = _ReceiptFacts(
+        *receipt[:5],
+        supplier_inspects=bool(receipt[5]),
+        time_zone=receipt[6],
+        dock_location_id=location["id"],
+        dock_location=dock_location,
+    )
+    product = _field_values(Product, (*_PRODUCT_COLUMNS, "min_remaining_shelf_life_days"), values)
+    is_active, pack_quantity, pack_name, lot_id, lot_expiry, has_rule = values
+    if product["id"] is None or not is_active:
         return facts, None
-    # Only the fields the scan path reads; the instance is never saved.
-    product = Product(**values, min_remaining_shelf_life_days=shelf_life)
+    lot = None
+    if lot_id is not None:
+        expiry = Lot._meta.get_field("expiry_date").to_python(lot_expiry)
+        lot = Lot(id=lot_id, product_id=product["id"], code=lot_code, expiry_date=expiry)
     return facts, _ScannedProduct(
-        product=product,
+        product=Product(**product),
         units=pack_quantity or 1,
         pack_name=pack_name,
         needs_inspection=facts.supplier_inspects or bool(has_rule),
+        lot=lot,
     )
+
+
+def _field_values(model: type[Model], columns: Sequence[str], values: Iterator) -> dict:
+    """The next raw values of `values` as the model's field values. SQLite gives a computed
+    column (COALESCE, or one read through a CTE) no declared type, so its decimals arrive as
+    floats and its booleans as integers."""
+    fields = [model._meta.get_field(column) for column in columns]
+    row = [next(values) for _ in columns]
+    return {
+        field.attname: value if value is None else field.to_python(value)
+        for field, value in zip(fields, row, strict=True)
+    }
 
 
 def _needs_inspection(facts: _ReceiptFacts, product_id: int) -> bool:
@@ -169,11 +226,17 @@ def _needs_inspection(facts: _ReceiptFacts, product_id: int) -> bool:
     ).exists()
 
 
-def _get_lot(product: Product, code: str, expiry: date | None) -> Lot:
-    lot, created = Lot.objects.get_or_create(
-        product=product, code=code, defaults={"expiry_date": expiry}
-    )
-    if not created and lot.expiry_date is None and expiry is not None:
+def _get_lot(product: Product, code: str, expiry: date | None, found: Lot | None = None) -> Lot:
+    """The product's lot `code`, created on first sight with `expiry`; an existing lot without
+    an expiry takes it. `found` is the lot when the caller has already read it."""
+    lot = found
+    if lot is None:
+        lot, created = Lot.objects.get_or_create(
+            product=product, code=code, defaults={"expiry_date": expiry}
+        )
+        if created:
+            return lot
+    if lot.expiry_date is None and expiry is not None:
         Lot.objects.filter(id=lot.id, expiry_date__isnull=True).update(expiry_date=expiry)
         lot.expiry_date = expiry
     return lot
@@ -192,22 +255,44 @@ def _pick_line(lines: Sequence[InboundLine], lot_code: str) -> InboundLine | Non
     return None
 
 
+# What a scan reads of an ASN line, in the model's field order (as `Model.from_db` takes them).
+_LINE_FIELDS = (
+    "id",
+    "shipment_id",
+    "line_number",
+    "product_id",
+    "expected_quantity",
+    "lot_code",
+    "is_expected",
+    "received_quantity",
+    "damaged_quantity",
+)
+
+
+def _lock_lines(shipment_id: int, product_id: int) -> list[InboundLine]:
+    """The ASN's lines of the product, locked in id order (the lock policy of this package).
+
+    The fields a scan does not read are left deferred (loaded if ever accessed).
+    """
+    lock = "FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_LINE_FIELDS)} FROM {InboundLine._meta.db_table} "
+            f"WHERE shipment_id = %s AND product_id = %s ORDER BY id {lock}",
+            [shipment_id, product_id],
+        )
+        rows = cursor.fetchall()
+    return [InboundLine.from_db(connection.alias, _LINE_FIELDS, row) for row in rows]
+
+
 def _line_for_scan(facts: _ReceiptFacts, product: Product, lot_code: str) -> InboundLine:
-    lines = list(
-        InboundLine.objects.select_for_update(no_key=True)
-        .filter(shipment_id=facts.shipment_id, product_id=product.id)
-        .order_by("id")
-    )
+    lines = _lock_lines(facts.shipment_id, product.id)
     line = _pick_line(lines, lot_code)
     if line is not None:
         return line
     # An unexpected product or lot: lock the ASN so two scanners don't both add a line.
     lock_shipment(facts.shipment_id)
-    lines = list(
-        InboundLine.objects.select_for_update(no_key=True)
-        .filter(shipment_id=facts.shipment_id, product_id=product.id)
-        .order_by("id")
-    )
+    lines = _lock_lines(facts.shipment_id, product.id)
     line = _pick_line(lines, lot_code) or next(
         (line for line in lines if not line.is_expected and line.lot_code == lot_code), None
     )
@@ -253,29 +338,74 @@ def _receive_on_line(
         actor=actor,
         product=product,
         lot=lot,
+        location=facts.dock_location,
     )
-    damaged = quantity if is_damaged else 0
-    InboundLine.objects.filter(id=line.id).update(
-        received_quantity=F("received_quantity") + quantity,
-        damaged_quantity=F("damaged_quantity") + damaged,
-    )
-    # The line is locked, so the running totals seen here are the committed ones.
-    line.received_quantity += quantity
-    line.damaged_quantity += damaged
-    scan = ReceiptScan.objects.create(
+    scan = ReceiptScan(
         receipt_id=facts.id,
-        line=line,
+        line_id=line.id,
         barcode=barcode[:200],
-        product=product,
-        lot=lot,
+        product_id=product.id,
+        lot_id=lot.id if lot else None,
         quantity=quantity,
         status=status,
         is_damaged=is_damaged,
         sscc=sscc,
-        stock_move=move,
+        stock_move_id=move.id,
         scanned_by=recorded_user(actor),
+        scanned_at=timezone.now(),
     )
+    _count_on_line_and_record(scan, line)
+    # The line is locked, so the running totals seen here are the committed ones.
+    line.received_quantity += quantity
+    line.damaged_quantity += quantity if is_damaged else 0
     return ScanItem(scan=scan, line=line, product=product, lot=lot)
+
+
+# The columns of a ReceiptScan row as the raw INSERT of `_count_on_line_and_record` writes them.
+_SCAN_COLUMNS = (
+    "receipt_id",
+    "line_id",
+    "barcode",
+    "product_id",
+    "lot_id",
+    "quantity",
+    "status",
+    "is_damaged",
+    "sscc",
+    "stock_move_id",
+    "scanned_by_id",
+    "scanned_at",
+)
+
+
+def _count_on_line_and_record(scan: ReceiptScan, line: InboundLine) -> None:
+    """Add the unsaved `scan` to the running totals of its (locked) ASN line and save it.
+
+    On PostgreSQL ONE statement: the line's UPDATE is a data-modifying CTE of the scan's INSERT.
+    """
+    damaged = scan.quantity if scan.is_damaged else 0
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded development default) has no data-modifying CTEs: two statements.
+        InboundLine.objects.filter(id=line.id).update(
+            received_quantity=F("received_quantity") + scan.quantity,
+            damaged_quantity=F("damaged_quantity") + damaged,
+        )
+        scan.save(force_insert=True)
+        return
+    params = [getattr(scan, column) for column in _SCAN_COLUMNS]
+    params[-1] = connection.ops.adapt_datetimefield_value(scan.scanned_at)
+    lines = InboundLine._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH line AS (UPDATE {lines} SET received_quantity = received_quantity + %s, "
+            "damaged_quantity = damaged_quantity + %s WHERE id = %s) "
+            f"INSERT INTO {ReceiptScan._meta.db_table} ({', '.join(_SCAN_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(_SCAN_COLUMNS))}) RETURNING id",
+            [scan.quantity, damaged, line.id, *params],
+        )
+        scan.id = cursor.fetchone()[0]
+    scan._state.adding = False
+    scan._state.db = connection.alias
 
 
 def _warnings(items: Sequence[ScanItem], today: date) -> list[dict[str, str]]:
@@ -352,7 +482,7 @@ def receive_scan(
     if quantity is not None and (isinstance(quantity, bool) or quantity < 1):
         raise InvalidQuantity("Quantity must be at least 1.")
     gtin = scan.gtin or scan.content_gtin
-    facts, scanned = _lock_receipt_shared(receipt_id, actor, gtin)
+    facts, scanned = _lock_receipt_shared(receipt_id, actor, gtin, scan.lot)
     if facts.status != Receipt.Status.OPEN:
         raise ReceiptClosed(f"Receipt {receipt_id} is {facts.status}; open a new one to receive.")
     today = timezone.localdate(timezone=ZoneInfo(facts.time_zone))
@@ -391,7 +521,7 @@ def receive_scan(
             raise LotRequired(
                 f"{product.sku} is lot-tracked: scan the label with the lot number (AI 10)."
             )
-        lot = _get_lot(product, scan.lot, scan.expiry)
+        lot = _get_lot(product, scan.lot, scan.expiry, found=scanned.lot)
     line = _line_for_scan(facts, product, lot.code if lot else "")
     item = _receive_on_line(
         facts=facts,

@@ -162,15 +162,16 @@ def test_roles(site, product, api, supplier):
     assert IdempotencyRecord.objects.filter(response_status=403).count() == 0
 
 
-# One scan of a known product, measured: authentication (token, roles), the idempotency
-# record (claimed by one INSERT ... ON CONFLICT DO NOTHING, response stored by one UPDATE), ONE
-# query for the receipt (SHARE lock, visibility) and the scanned product with its inspection
-# flag, the lot (lot-tracked products), the ASN lines locked, the inventory service's receive
-# (location lock, balance upsert, ledger insert: the product and lot are passed in, not re-read),
-# the line totals and the scan row. No savepoint is taken: the one pair counted here is the
-# request's own transaction, a savepoint only because this test runs inside a transaction
-# (BEGIN/COMMIT when live).
-SCAN_STATEMENTS = {"plain": 11, "lot": 12}
+# One scan of a known product, measured: authentication (the token with the user's roles), the
+# idempotency record (claimed by one INSERT ... ON CONFLICT DO NOTHING, response stored by one
+# UPDATE), ONE query for the receipt (SHARE lock, visibility), its dock location, the scanned
+# product with its inspection flag and its lot (an existing lot is not read again), the ASN
+# lines locked, the inventory service's receive (ONE statement: balance upsert and ledger row;
+# the dock floor has no capacity limit, so it is not locked, and product, lot and location are
+# passed in, not re-read) and ONE statement for the line totals and the scan row. No savepoint
+# is taken: the one pair counted here is the request's own transaction, a savepoint only
+# because this test runs inside a transaction (BEGIN/COMMIT when live).
+SCAN_STATEMENTS = {"plain": 7, "lot": 7}
 SCAN_SAVEPOINT_STATEMENTS = 2
 
 
