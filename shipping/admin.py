@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from shipping import services
+from shipping.kpis import reports
+from shipping.kpis.definitions import METRICS
 from shipping.models import (
     Allocation,
     Customer,
     Delivery,
     DeliveryLine,
+    Dimension,
+    KpiReport,
+    KpiSnapshot,
     Order,
     OrderLine,
     OutboundEvent,
@@ -23,6 +35,9 @@ from shipping.models import (
 )
 from warehouse.admin import ReadOnlyAdmin
 from warehouse.errors import DomainError
+from warehouse.models import Warehouse
+from warehouse.roles import MANAGER, has_role
+from warehouse.selectors import list_warehouses_for
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -407,3 +422,202 @@ class OutboundEventAdmin(ReadOnlyAdmin):
     search_fields = ["kind", "order__number", "idempotency_key"]
     list_select_related = ["warehouse", "order", "wave", "shipment", "actor"]
     date_hierarchy = "created_at"
+
+
+class ProduceReportForm(forms.Form):
+    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none())
+    day = forms.DateField(label="Local day", help_text="YYYY-MM-DD; yesterday by default.")
+    email = forms.BooleanField(required=False, label="E-mail it to the warehouse's managers")
+    resend = forms.BooleanField(required=False, label="Even if it was e-mailed before")
+
+
+@admin.register(KpiReport)
+class KpiReportAdmin(ReadOnlyAdmin):
+    """Produced reports, for managers: list, download as CSV, view as a printable page."""
+
+    list_display = [
+        "warehouse",
+        "date",
+        "kind",
+        "otd",
+        "deliveries",
+        "emailed",
+        "created_at",
+        "downloads",
+    ]
+    list_filter = ["kind", "warehouse", "date"]
+    list_select_related = ["warehouse"]
+    date_hierarchy = "date"
+    fields = ["warehouse", "kind", "date", "summary", "emailed_to", "created_at", "created_by"]
+
+    def has_module_permission(self, request) -> bool:
+        return has_role(request.user, MANAGER)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, MANAGER)
+
+    def get_queryset(self, request) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("warehouse")
+            .filter(warehouse__in=list_warehouses_for(request.user))
+        )
+
+    @admin.display(description="OTD")
+    def otd(self, report: KpiReport) -> str:
+        share = report.summary.get("otd")
+        return "-" if share is None else f"{share * 100:.1f} %"
+
+    @admin.display(description="Deliveries")
+    def deliveries(self, report: KpiReport) -> int:
+        return report.summary.get("deliveries", 0)
+
+    @admin.display(description="E-mailed to")
+    def emailed(self, report: KpiReport) -> str:
+        return ", ".join(report.emailed_to) or "-"
+
+    @admin.display(description="Download")
+    def downloads(self, report: KpiReport) -> str:
+        return format_html(
+            '<a href="{}">CSV</a> · <a href="{}" target="_blank">HTML</a>',
+            reverse("admin:shipping_kpireport_csv", args=[report.id]),
+            reverse("admin:shipping_kpireport_html", args=[report.id]),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:report_id>/csv/", view(self.csv_view), name="shipping_kpireport_csv"),
+            path("<int:report_id>/html/", view(self.html_view), name="shipping_kpireport_html"),
+            path("produce/", view(self.produce_view), name="shipping_kpireport_produce"),
+            *super().get_urls(),
+        ]
+
+    def _report(self, request, report_id: int) -> KpiReport:
+        if not has_role(request.user, MANAGER):
+            raise PermissionDenied
+        return get_object_or_404(self.get_queryset(request), id=report_id)
+
+    def csv_view(self, request, report_id: int) -> HttpResponse:
+        report = self._report(request, report_id)
+        response = HttpResponse(report.csv, content_type="text/csv; charset=utf-8")
+        filename = reports.report_filename(report, "csv")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def html_view(self, request, report_id: int) -> HttpResponse:
+        report = self._report(request, report_id)
+        response = HttpResponse(report.html, content_type="text/html; charset=utf-8")
+        # The page holds customer-typed names: it may use its own inline styles, nothing else.
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        return response
+
+    def produce_view(self, request):
+        """Produce (again) one warehouse's report for a day, yesterday by default."""
+        if not has_role(request.user, MANAGER):
+            raise PermissionDenied
+        warehouses = list_warehouses_for(request.user).order_by("code")
+        form = ProduceReportForm(
+            request.POST or None,
+            initial={"email": reports.is_emailing_on()},
+        )
+        form.fields["warehouse"].queryset = warehouses
+        first = warehouses.first()
+        if first is not None:
+            form.fields["warehouse"].initial = first.id
+            form.fields["day"].initial = reports.yesterday_of(first)
+        if request.method == "POST" and form.is_valid():
+            report = reports.produce_daily_otd_report(
+                warehouse=form.cleaned_data["warehouse"],
+                day=form.cleaned_data["day"],
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                resend=form.cleaned_data["resend"],
+            )
+            sent = f", e-mailed to {', '.join(report.emailed_to)}" if report.emailed_to else ""
+            self.message_user(
+                request,
+                f"Produced {report} for {report.warehouse.code}: "
+                f"{report.summary['deliveries']} deliveries{sent}.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:shipping_kpireport_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": "Produce an on-time-delivery report",
+        }
+        return TemplateResponse(request, "admin/shipping/kpireport/produce.html", context)
+
+
+class SnapshotWarehouseFilter(admin.SimpleListFilter):
+    """The warehouses the user may see, not every warehouse."""
+
+    title = "warehouse"
+    parameter_name = "warehouse"
+
+    def lookups(self, request, model_admin):
+        return [(str(w.id), str(w)) for w in list_warehouses_for(request.user).order_by("code")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(warehouse_id=self.value()) if self.value() else queryset
+
+
+class SnapshotMetricFilter(admin.SimpleListFilter):
+    """Metrics from the catalogue: no DISTINCT over millions of snapshot rows per page."""
+
+    title = "metric"
+    parameter_name = "metric"
+
+    def lookups(self, request, model_admin):
+        return [(metric.name, metric.label) for metric in METRICS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(metric=self.value()) if self.value() else queryset
+
+
+@admin.register(KpiSnapshot)
+class KpiSnapshotAdmin(ReadOnlyAdmin):
+    """Snapshot rows as the KPI computation wrote them, for managers checking a dashboard
+    figure; scoped to the warehouses they are on the staff of."""
+
+    list_display = [
+        "date",
+        "warehouse",
+        "metric",
+        "dimension",
+        "key",
+        "label",
+        "numerator",
+        "denominator",
+        "value",
+        "computed_at",
+    ]
+    list_filter = [SnapshotWarehouseFilter, SnapshotMetricFilter, "dimension"]
+    date_hierarchy = "date"
+    search_fields = ["key", "label"]
+    list_select_related = ["warehouse"]
+    # Counting every row of a year of slices on each page is not worth its time.
+    show_full_result_count = False
+
+    def has_module_permission(self, request) -> bool:
+        return has_role(request.user, MANAGER)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, MANAGER)
+
+    def get_queryset(self, request) -> QuerySet:
+        return super().get_queryset(request).filter(warehouse__in=list_warehouses_for(request.user))
+
+    def changelist_view(self, request, extra_context=None):
+        # Unfiltered, the list would count and group by year every slice of every day (millions
+        # of rows); it opens on the whole-warehouse rows, which dashboard figures are read from.
+        if not request.GET and self.has_view_permission(request):
+            return redirect(f"{request.path}?dimension__exact={Dimension.ALL}")
+        return super().changelist_view(request, extra_context)
+
+
+# The admin index links to the Delivery KPIs dashboard (config/urls.py, shipping/kpis/dashboard.py).
+admin.site.index_template = "admin/kpis/index.html"

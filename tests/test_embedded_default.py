@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -56,6 +57,12 @@ def test_embedded_default_serves_demo_warehouse(tmp_path: Path) -> None:
     again = _manage(env, "seed_demo")
     assert "0 opening stock receipts" in again.stdout, "seed_demo must be idempotent"
     assert "every balance equals its ledger" in _manage(env, "reconcile_stock").stdout
+    # The KPI backfill on SQLite: the demo's past weeks of deliveries, picks and receipts.
+    today = dt.date.today()
+    kpis = _manage(
+        env, "compute_kpis", "--from", str(today - dt.timedelta(days=35)), "--to", str(today)
+    )
+    assert "otd: " in kpis.stdout and "dock_to_stock: " in kpis.stdout, kpis.stdout
     assert (tmp_path / "dockside.sqlite3").exists()
 
     port = _free_port()

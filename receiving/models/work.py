@@ -91,6 +91,8 @@ class PutawayTask(models.Model):
                 name="putaway_done_has_bin",
             ),
         ]
+        # Dock-to-stock KPIs read the putaway tasks confirmed on a day.
+        indexes = [models.Index(fields=["confirmed_at"], name="putaway_confirmed_at")]
 
     def __str__(self) -> str:
         return f"Putaway {self.id}: {self.quantity} x {self.product_id} ({self.status})"

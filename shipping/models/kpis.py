@@ -41,15 +41,13 @@ class KpiSnapshot(models.Model):
 
     class Meta:
         ordering = ["-date", "warehouse", "metric", "dimension", "key"]
+        # One index serves the upsert, the dashboard's reads (a metric's slices over a date
+        # range) and the recompute's clean-up; every extra index slows the millions of rows a
+        # backfill writes.
         constraints = [
             models.UniqueConstraint(
-                fields=["date", "warehouse", "dimension", "key", "metric"],
+                fields=["warehouse", "metric", "dimension", "date", "key"],
                 name="kpi_snapshot_unique",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["warehouse", "metric", "dimension", "date"], name="kpi_snapshot_read"
             )
         ]
 
@@ -78,13 +76,8 @@ class KpiHistogram(models.Model):
         ordering = ["-date", "warehouse", "metric", "dimension", "key", "bucket"]
         constraints = [
             models.UniqueConstraint(
-                fields=["date", "warehouse", "dimension", "key", "metric", "bucket"],
+                fields=["warehouse", "metric", "dimension", "date", "key", "bucket"],
                 name="kpi_histogram_unique",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["warehouse", "metric", "dimension", "date"], name="kpi_histogram_read"
             )
         ]
 

@@ -57,7 +57,11 @@ class Shipment(models.Model):
                 name="shipment_one_open_per_order",
             ),
         ]
-        indexes = [models.Index(fields=["warehouse", "status"], name="shipment_status")]
+        indexes = [
+            models.Index(fields=["warehouse", "status"], name="shipment_status"),
+            # KPI recomputation reads a warehouse's shipments by dispatch time.
+            models.Index(fields=["warehouse", "dispatched_at"], name="shipment_dispatched"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -159,6 +163,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-delivered_at", "-id"]
         verbose_name_plural = "deliveries"
+        # KPI recomputation and the daily report read deliveries by local day.
+        indexes = [models.Index(fields=["delivered_at"], name="delivery_delivered_at")]
 
     def __str__(self) -> str:
         return f"delivery of {self.shipment}"

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from routing.models import Vehicle
+from routing.models import Route, RoutePlan, RouteStop, Vehicle
 from shipping.models import Customer, Shipment
 from tests.factories import shipping as sf
 
@@ -54,3 +54,41 @@ def make_shipment(
         number=f"SH-{next(_numbers):05d}",
         planned_departure=start - dt.timedelta(hours=2),
     )
+
+
+def make_route(
+    warehouse, day: dt.date, number: int, shipments: list[Shipment], vehicle: Vehicle | None = None
+) -> Route:
+    """Route `number` of `day`'s plan (made when missing), one stop per shipment in the given
+    order; the shipments take the route's vehicle code."""
+    plan = RoutePlan.objects.filter(warehouse=warehouse, delivery_date=day).first()
+    if plan is None:
+        plan = RoutePlan.objects.create(
+            warehouse=warehouse, delivery_date=day, status=RoutePlan.Status.APPROVED
+        )
+    vehicle = vehicle or make_vehicle(warehouse)
+    departure = dt.datetime.combine(day, dt.time(7), warehouse.tzinfo)
+    route = Route.objects.create(
+        plan=plan,
+        vehicle=vehicle,
+        number=number,
+        departure_at=departure,
+        return_at=departure + dt.timedelta(hours=8),
+        distance_m=50_000,
+        duration_s=8 * 3600,
+    )
+    for sequence, shipment in enumerate(shipments, start=1):
+        stop = RouteStop.objects.create(
+            plan=plan,
+            route=route,
+            sequence=sequence,
+            customer=shipment.order.customer,
+            weight_kg=Decimal(10),
+            volume_m3=Decimal("0.1"),
+            service_seconds=600,
+            windows=[[9 * 3600, 12 * 3600]],
+        )
+        stop.shipments.add(shipment)
+        plan.shipments.add(shipment)
+    Shipment.objects.filter(id__in=[s.id for s in shipments]).update(vehicle_code=vehicle.code)
+    return route

@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from shipping import services
-from shipping.models import Customer, Order
+from shipping.models import Customer, Delivery, Order, Shipment
+from shipping.services.dispatch import is_on_time
 from tests.factories import warehouse as wf
 from warehouse.models import DockDoor, Location, Zone
 
@@ -111,3 +112,25 @@ def make_order(
         **extra,
     )
     return services.create_order(spec=spec)
+
+
+def make_delivery(
+    shipment: Shipment, delivered_at: dt.datetime, *, is_in_full: bool = True, exception: str = ""
+) -> Delivery:
+    """The proof of delivery of `shipment` at `delivered_at`, judged on time by the service's
+    rule; the shipment and order are marked delivered."""
+    order = shipment.order
+    delivery = Delivery.objects.create(
+        shipment=shipment,
+        delivered_at=delivered_at,
+        exception=exception,
+        is_on_time=is_on_time(
+            delivered_at=delivered_at,
+            window_start=order.promised_window_start,
+            window_end=order.promised_window_end,
+        ),
+        is_in_full=is_in_full,
+    )
+    Shipment.objects.filter(id=shipment.id).update(status=Shipment.Status.DELIVERED)
+    Order.objects.filter(id=order.id).update(status=Order.Status.DELIVERED)
+    return delivery

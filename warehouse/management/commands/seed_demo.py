@@ -20,6 +20,10 @@ class Command(BaseCommand):
         for app in APPS_WITH_DEMO_DATA:
             if find_spec(f"{app}.demo") is not None:
                 import_module(f"{app}.demo").seed(warehouse=warehouse, stdout=self.stdout)
+        # Past weeks of deliveries, picks and receipts (they need every app's demo data above),
+        # and the KPIs computed from them, so the KPI dashboard has figures from the start.
+        if find_spec("shipping.demo_history") is not None:
+            import_module("shipping.demo_history").seed(warehouse=warehouse, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo logins (password {demo.DEMO_PASSWORD!r}): "
