@@ -25,9 +25,7 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -38,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._server import migrate, recreate_database, start_server, stop_server  # noqa: E402
 
 PRODUCTS = 8
 LOT_TRACKED_FROM = 4  # products 4..7 are lot-tracked
@@ -85,14 +85,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2)
     parser.add_argument("--threads", type=int, default=4)
     return parser.parse_args()
-
-
-def recreate_database(postgres: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(scanners: int) -> list[Scanner]:
@@ -187,49 +179,6 @@ def seed(scanners: int) -> list[Scanner]:
     return result
 
 
-def start_server(args, env: dict[str, str]) -> subprocess.Popen:
-    log = ROOT / "var" / "bench-gunicorn.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--bind",
-        f"127.0.0.1:{args.port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--keep-alive",
-        "30",
-        "--error-logfile",
-        str(log),
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.3)
-    stop_server(server)
-    raise SystemExit(f"gunicorn did not come up; see {log}")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    # The server runs in its own session, so this signals gunicorn and its workers only.
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-
-
 def drive(port: int, scanners: list[Scanner], per_scanner: int, *, scans: bool) -> Run:
     """Each scanner thread sends `per_scanner` requests over its own keep-alive connection."""
     run = Run()
@@ -313,9 +262,7 @@ def main() -> int:
 
     print(f"Recreating database {args.database} and migrating ...", flush=True)
     recreate_database(args.postgres, args.database)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
-    )
+    migrate(env)
     import django
 
     django.setup()
@@ -325,7 +272,7 @@ def main() -> int:
     connection.close()
 
     per_scanner = max(1, args.requests // args.scanners)
-    server = start_server(args, env)
+    server = start_server(port=args.port, workers=args.workers, threads=args.threads, env=env)
     try:
         for scans in (False, True):
             warm = drive(args.port, scanners, args.warmup, scans=scans)

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body (the CSRF check reads form posts).
+    "config.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,9 +88,7 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=60, conn_health_checks=True
-        )
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
     # A database that is down or unreachable must turn into a quick 503, not a hung request:
     # connecting gives up after 3 s, and TCP keepalives notice a dead server on a kept-open
@@ -102,6 +102,15 @@ if DATABASE_URL:
             "keepalives_count": 2,
         }
     )
+    # PostgreSQL binds the parameters (they are not pasted into the SQL text), and a statement
+    # a connection runs for the fifth time is prepared: parsed and planned once instead of on
+    # every request, which was most of a scan's database CPU. Turn it off with
+    # DATABASE_PREPARED_STATEMENTS=false behind a pooler in transaction mode, where the next
+    # transaction may run on another server connection that lacks the prepared statement.
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"].update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -140,7 +149,27 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or env_bool("WHITENOISE_USE_FINDERS", True)
 
 LOGIN_URL = "/admin/login/"
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024))
+# A request body larger than this, uploads included, is refused with 413 before it is read
+# (config.middleware). Django's own cap on form data defaults to the same, so a body that passes
+# is never refused half-read.
+max_request_bytes = int(os.environ.get("DOCKSIDE_MAX_REQUEST_BYTES", 10 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", max_request_bytes))
+
+# Throttle counters and login failure counts must be shared by every web process: Redis when
+# there is one, else (the embedded default and the tests) the process's own memory.
+CACHE_URL = os.environ.get("CACHE_URL", os.environ.get("REDIS_URL", ""))
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "dockside",
+            # A Redis that is down must not hold requests: throttles then let them through.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -156,15 +185,22 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.problems.problem_exception_handler",
+    # Counted in the cache above; scans and logins have rates of their own on top.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.api.throttling.AnonRateThrottle",
+        "config.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("THROTTLE_ANON", "60/minute"),
         "user": os.environ.get("THROTTLE_USER", "6000/minute"),
         "login": os.environ.get("THROTTLE_LOGIN", "10/minute"),
+        # Per user, on every scan and confirmation endpoint: far above what a person can scan.
+        "scan": os.environ.get("THROTTLE_SCAN", "1200/minute"),
     },
+    # Proxies in front of the app: the client address is then taken from X-Forwarded-For.
+    "NUM_PROXIES": int(os.environ["THROTTLE_NUM_PROXIES"])
+    if os.environ.get("THROTTLE_NUM_PROXIES")
+    else None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -195,6 +231,12 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"deviceToken": []}, {"cookieAuth": []}],
+    # config/api/schema.py: the errors every operation can answer, and local times of day.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.declare_problem_responses",
+        "config.api.schema.declare_local_times",
+    ],
 }
 
 # Celery. Without REDIS_URL tasks run eagerly in-process, so the embedded default needs no broker.
@@ -227,6 +269,21 @@ CELERY_BEAT_SCHEDULE["plan-tomorrows-routes"] = {
     "task": "routing.tasks.plan_tomorrows_routes_task",
     "schedule": crontab(minute="*/15"),
 }
+# KPIs: hourly, yesterday's on-time-delivery report of warehouses past 06:00 local (once each).
+CELERY_BEAT_SCHEDULE["produce-daily-otd-reports"] = {
+    "task": "shipping.tasks.produce_daily_otd_reports_task",
+    "schedule": crontab(minute=5),
+}
+# KPIs: today's and yesterday's snapshots every 15 minutes; the last 7 days nightly, for late
+# corrections (02:30 UTC: after midnight in Europe, before the morning shift reads them).
+CELERY_BEAT_SCHEDULE["recompute-recent-kpis"] = {
+    "task": "shipping.tasks.recompute_recent_kpis_task",
+    "schedule": crontab(minute="*/15"),
+}
+CELERY_BEAT_SCHEDULE["recompute-last-week-kpis"] = {
+    "task": "shipping.tasks.recompute_last_week_kpis_task",
+    "schedule": crontab(hour=2, minute=30),
+}
 
 # Platform housekeeping: old outbox messages and expired idempotency keys, nightly.
 CELERY_BEAT_SCHEDULE["purge-outbox"] = {
@@ -240,6 +297,19 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-records"] = {
 
 DOCKSIDE = {
     "TOKEN_LIFETIME_DAYS": int(os.environ.get("DOCKSIDE_TOKEN_LIFETIME_DAYS", 180)),
+    # Failed logins (token issue, admin, pick pages) counted per user name and per client
+    # address; past the limit further attempts are refused with 429 until the window ends.
+    "LOGIN_FAILURES_PER_USER": int(os.environ.get("DOCKSIDE_LOGIN_FAILURES_PER_USER", 5)),
+    # Higher: a warehouse's handhelds often share one address behind its router.
+    "LOGIN_FAILURES_PER_ADDRESS": int(os.environ.get("DOCKSIDE_LOGIN_FAILURES_PER_ADDRESS", 50)),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("DOCKSIDE_LOGIN_LOCKOUT_SECONDS", 15 * 60)),
+    "MAX_REQUEST_BYTES": max_request_bytes,
+    # Bulk inputs: a longer list is refused with 400 naming the cap.
+    "MAX_ASN_LINES": int(os.environ.get("DOCKSIDE_MAX_ASN_LINES", 10_000)),
+    "MAX_BULK_ORDERS": int(os.environ.get("DOCKSIDE_MAX_BULK_ORDERS", 1000)),
+    "MAX_PACKAGES_PER_SHIPMENT": int(os.environ.get("DOCKSIDE_MAX_PACKAGES_PER_SHIPMENT", 500)),
+    # Any other list in a request: order lines, delivered lines, pack sizes, ids to plan.
+    "MAX_LIST_ITEMS": int(os.environ.get("DOCKSIDE_MAX_LIST_ITEMS", 1000)),
     # Idempotency keys are kept this long (at least 72 hours) so late retries stay safe.
     "IDEMPOTENCY_KEY_RETENTION_HOURS": int(
         os.environ.get("DOCKSIDE_IDEMPOTENCY_KEY_RETENTION_HOURS", 72)
@@ -267,6 +337,8 @@ DOCKSIDE = {
     "ROUTE_SOLVE_STALE_MARGIN_SECONDS": int(
         os.environ.get("DOCKSIDE_ROUTE_SOLVE_STALE_MARGIN_SECONDS", 120)
     ),
+    # E-mail each warehouse's daily on-time-delivery report to its managers.
+    "KPI_REPORT_EMAIL": env_bool("DOCKSIDE_KPI_REPORT_EMAIL", False),
 }
 
 LOGGING = {

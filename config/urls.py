@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from shipping.kpis.dashboard import kpi_dashboard
+from warehouse.logins import admin_login
 
 api_v1 = [
     path("", include("warehouse.api.urls")),
@@ -14,6 +16,10 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before admin.site.urls, whose catch-all would take the path; admin_view adds the login.
+    path("admin/kpis/", admin.site.admin_view(kpi_dashboard), name="kpi_dashboard"),
+    # The admin's own login, answering 429 with Retry-After once failed logins are throttled.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("pick/", include("shipping.pick.urls")),
     path("api/v1/", include(api_v1)),

@@ -6,7 +6,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from routing import selectors, services
-from routing.models import Route, RoutePlan, RouteStop, Vehicle
+from routing.models import Route, RoutePlan, RoutePlanEvent, RouteStop, Vehicle
+from warehouse.admin import ReadOnlyAdmin
 from warehouse.errors import DomainError
 
 
@@ -61,6 +62,19 @@ class RouteInline(admin.TabularInline):
         return format_html('<a href="{}" target="_blank">print</a>', url)
 
 
+class RoutePlanEventInline(admin.TabularInline):
+    """The plan's audit trail: read only."""
+
+    model = RoutePlanEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "actor", "data"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(RoutePlan)
 class RoutePlanAdmin(admin.ModelAdmin):
     list_display = [
@@ -97,7 +111,7 @@ class RoutePlanAdmin(admin.ModelAdmin):
         "created_by",
     ]
     fields = [*readonly_fields, "time_limit_seconds", "seed"]
-    inlines = [RouteInline]
+    inlines = [RouteInline, RoutePlanEventInline]
     actions = ["solve", "approve"]
 
     def has_add_permission(self, request) -> bool:
@@ -179,3 +193,11 @@ def _superuser():
     from django.contrib.auth.models import User
 
     return User(is_superuser=True, is_active=True)
+
+
+@admin.register(RoutePlanEvent)
+class RoutePlanEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "plan", "kind", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["kind"]
+    list_select_related = ["plan__warehouse", "actor"]

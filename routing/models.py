@@ -218,3 +218,25 @@ class RouteStop(models.Model):
             return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
         return [f"{clock(start)}-{clock(end)}" for start, end in self.windows]
+
+
+class RoutePlanEvent(models.Model):
+    """Audit row for each change of a route plan: who did what, when, with what data.
+
+    `actor` is empty for the planner's own work (a solve finishing, tomorrow's plan made by
+    the beat task); every change a person makes names them.
+    """
+
+    plan = models.ForeignKey(RoutePlan, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on plan {self.plan_id}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -69,6 +70,15 @@ def problem_exception_handler(exc, context) -> Response | None:
             code=exc.code,
             errors=exc.errors or None,
         )
+    if isinstance(exc, RequestDataTooBig):
+        # Django's cap on form data, met while DRF parses a form or multipart body.
+        return problem(
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            title="Request too large",
+            detail=f"The form data is larger than the limit of "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            code="request-too-large",
+        )
     if isinstance(exc, DjangoValidationError):
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -76,6 +86,15 @@ def problem_exception_handler(exc, context) -> Response | None:
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, ObjectDoesNotExist):
         exc = Http404(str(exc))
+    if isinstance(exc, DataError):
+        # A value the database cannot hold or compare, e.g. a NUL character in a code that a
+        # lookup field passed on (DRF's character fields refuse those; its related fields not).
+        return problem(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            title="Invalid request",
+            detail="A value in the request cannot be stored or looked up (e.g. a NUL character).",
+            code="invalid-value",
+        )
     if isinstance(exc, OperationalError) and is_transient_conflict(exc):
         return problem(
             status_code=status.HTTP_409_CONFLICT,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import Model, QuerySet
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+
+from warehouse.models import Warehouse
+from warehouse.selectors import list_warehouses_for
 
 
 class ScopedQuerysetMixin:
@@ -20,3 +25,42 @@ class ScopedQuerysetMixin:
 
     def get_scoped_queryset(self) -> QuerySet:
         raise NotImplementedError
+
+
+class VisibleWarehouseField(serializers.SlugRelatedField):
+    """A warehouse of the requesting user, named by `slug_field` ("code" or "id").
+
+    Any other warehouse, unknown or someone else's, is a 404 (not a 400 field error) raised
+    before the rest of the body is judged: a request about a warehouse the user cannot see is
+    refused the same way as a URL naming one of its objects, and says nothing about the body.
+    Without a request in the serializer's context no warehouse is visible.
+    """
+
+    def __init__(self, slug_field: str = "code", **kwargs) -> None:
+        kwargs.setdefault("queryset", Warehouse.objects.all())
+        super().__init__(slug_field=slug_field, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Warehouse]:
+        request = self.context.get("request")
+        if request is None:
+            return Warehouse.objects.none()
+        return list_warehouses_for(request.user)
+
+    def to_internal_value(self, data) -> Warehouse:
+        try:
+            return self.get_queryset().get(**{self.slug_field: data})
+        except (Warehouse.DoesNotExist, TypeError, ValueError):
+            raise NotFound(f"No warehouse {data}.") from None
+
+
+def refuse_warehouse_change(serializer: serializers.Serializer, attrs: dict, noun: str) -> None:
+    """An existing row stays in its warehouse: its stock, orders and routes are there.
+
+    Raises ValidationError when an update names another warehouse.
+    """
+    instance = serializer.instance
+    warehouse = attrs.get("warehouse")
+    if instance is not None and warehouse is not None and warehouse.pk != instance.warehouse_id:
+        raise serializers.ValidationError(
+            {"warehouse": [f"A {noun} cannot move to another warehouse."]}
+        )

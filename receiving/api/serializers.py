@@ -3,6 +3,7 @@ rules that need the database live in `receiving.services`."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -28,7 +29,7 @@ class SupplierSerializer(serializers.ModelSerializer):
 
 class InspectionRuleSerializer(serializers.ModelSerializer):
     product_sku = serializers.CharField(source="product.sku", read_only=True)
-    supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None)
+    supplier_code = serializers.CharField(source="supplier.code", read_only=True, allow_null=True)
 
     class Meta:
         model = InspectionRule
@@ -41,6 +42,20 @@ class InspectionRuleSerializer(serializers.ModelSerializer):
             "requires_inspection",
             "note",
         ]
+
+    def validate(self, attrs: dict) -> dict:
+        # One rule per product and supplier (or per product, for any supplier): the unique
+        # constraints are conditional, which DRF's validators do not check.
+        product = attrs.get("product", getattr(self.instance, "product", None))
+        supplier = attrs.get("supplier", getattr(self.instance, "supplier", None))
+        clash = InspectionRule.objects.filter(product=product, supplier=supplier)
+        if self.instance is not None:
+            clash = clash.exclude(id=self.instance.id)
+        if clash.exists():
+            raise serializers.ValidationError(
+                {"product": ["This product already has a rule for this supplier."]}
+            )
+        return attrs
 
 
 class InboundLineSerializer(serializers.ModelSerializer):
@@ -147,7 +162,9 @@ class InboundShipmentInput(serializers.Serializer):
     )
     carrier = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
     expected_arrival = serializers.DateTimeField()
-    lines = InboundLineInput(many=True, allow_empty=False, max_length=10_000)
+    lines = InboundLineInput(
+        many=True, allow_empty=False, max_length=settings.DOCKSIDE["MAX_ASN_LINES"]
+    )
 
 
 class DockAppointmentSerializer(serializers.ModelSerializer):
@@ -326,7 +343,7 @@ class DiscrepancyReportSerializer(serializers.Serializer):
 
 class InspectionSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
-    lot_code = serializers.CharField(source="lot.code", read_only=True, default=None)
+    lot_code = serializers.CharField(source="lot.code", read_only=True, allow_null=True)
     location_code = serializers.CharField(source="location.code", read_only=True)
 
     class Meta:
@@ -363,13 +380,13 @@ class InspectionResultInput(serializers.Serializer):
 
 class PutawayTaskSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
-    lot_code = serializers.CharField(source="lot.code", read_only=True, default=None)
+    lot_code = serializers.CharField(source="lot.code", read_only=True, allow_null=True)
     from_location_code = serializers.CharField(source="from_location.code", read_only=True)
     proposed_bin = serializers.CharField(
-        source="proposed_location.code", read_only=True, default=None
+        source="proposed_location.code", read_only=True, allow_null=True
     )
     confirmed_bin = serializers.CharField(
-        source="confirmed_location.code", read_only=True, default=None
+        source="confirmed_location.code", read_only=True, allow_null=True
     )
     dock_to_stock_seconds = serializers.SerializerMethodField()
 

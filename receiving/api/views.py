@@ -21,6 +21,7 @@ from config.api.idempotency import (
 from config.api.permissions import RolePermission, has_role
 from config.api.problems import problem
 from config.api.scoping import ScopedQuerysetMixin
+from config.api.throttling import SCAN_THROTTLES
 from receiving import selectors, services, tasks
 from receiving.api import serializers as s
 from receiving.errors import SlotUnavailable
@@ -310,7 +311,7 @@ class ReceiptViewSet(
         },
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def scans(self, request, pk=None):
         """Receive one scan. Replays of the same Idempotency-Key return the first answer."""
 
@@ -435,7 +436,7 @@ class PutawayTaskViewSet(
         responses={200: s.PutawayTaskSerializer, 409: PROBLEM, 422: PROBLEM},
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def confirm(self, request, pk=None):
         """Confirm the putaway into the scanned bin (another valid bin than proposed is fine)."""
         task = self.get_object()

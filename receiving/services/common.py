@@ -51,8 +51,9 @@ def lock_shipment(shipment_id: int) -> InboundShipment:
     return InboundShipment.objects.select_for_update(of=("self",), no_key=True).get(id=shipment_id)
 
 
-def close_shipment_if_done(shipment: InboundShipment) -> None:
-    """Close a received ASN once none of its inspections or putaway tasks is open."""
+def close_shipment_if_done(shipment: InboundShipment, actor: Actor) -> None:
+    """Close a received ASN once none of its inspections or putaway tasks is open; `actor`
+    is whoever finished the last piece of work."""
     if shipment.status != Status.RECEIVED:
         return
     receipts = Receipt.objects.filter(shipment=shipment)
@@ -64,4 +65,4 @@ def close_shipment_if_done(shipment: InboundShipment) -> None:
     ):
         return
     set_shipment_status(shipment, Status.CLOSED)
-    event(shipment.id, "asn_closed", None)
+    event(shipment.id, "asn_closed", actor)

@@ -207,5 +207,5 @@ def close_receipt(*, receipt_id: int, actor: Actor = None, override: bool = Fals
         override=bool(over),
         discrepancies=receipt.discrepancies.count(),
     )
-    close_shipment_if_done(shipment)
+    close_shipment_if_done(shipment, actor)
     return receipt

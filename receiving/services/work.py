@@ -139,7 +139,7 @@ def record_inspection(
         passed=passed,
         disposition=disposition,
     )
-    close_shipment_if_done(shipment)
+    close_shipment_if_done(shipment, actor)
     return inspection
 
 
@@ -202,5 +202,5 @@ def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> Puta
         proposed=task.proposed_location_id,
         followed_proposal=task.is_proposal_followed,
     )
-    close_shipment_if_done(shipment)
+    close_shipment_if_done(shipment, actor)
     return task

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
+from config.api.scoping import VisibleWarehouseField, refuse_warehouse_change
 from routing.models import Route, RoutePlan, RouteStop, Vehicle
 from shipping.models import Shipment
-from warehouse.models import Warehouse
 
 
 class VehicleSerializer(serializers.ModelSerializer):
-    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
+    warehouse = VisibleWarehouseField()
 
     class Meta:
         model = Vehicle
@@ -30,9 +31,14 @@ class VehicleSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs: dict) -> dict:
-        start = attrs.get("shift_start", getattr(self.instance, "shift_start", None))
-        end = attrs.get("shift_end", getattr(self.instance, "shift_end", None))
-        if start is not None and end is not None and end <= start:
+        refuse_warehouse_change(self, attrs, "vehicle")
+        # A side left out keeps its value, or on create takes the model's default, as the
+        # database will (else the check constraint, not this, refuses the vehicle).
+        start, end = (
+            attrs.get(name, getattr(self.instance, name, Vehicle._meta.get_field(name).default))
+            for name in ("shift_start", "shift_end")
+        )
+        if end <= start:
             raise serializers.ValidationError(
                 {"shift_end": ["The shift must end after it starts."]}
             )
@@ -90,8 +96,12 @@ class RouteStopSerializer(serializers.ModelSerializer):
 
 class RouteSerializer(serializers.ModelSerializer):
     vehicle = serializers.CharField(source="vehicle.code", read_only=True)
-    staging_lane = serializers.CharField(source="staging_lane.code", read_only=True, default=None)
-    outbound_door = serializers.CharField(source="outbound_door.code", read_only=True, default=None)
+    staging_lane = serializers.CharField(
+        source="staging_lane.code", read_only=True, allow_null=True
+    )
+    outbound_door = serializers.CharField(
+        source="outbound_door.code", read_only=True, allow_null=True
+    )
     stops = RouteStopSerializer(many=True, read_only=True)
 
     class Meta:
@@ -152,18 +162,35 @@ class RoutePlanDetailSerializer(RoutePlanSerializer):
 
 
 class CreateRoutePlanInput(serializers.Serializer):
-    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.none())
+    warehouse = VisibleWarehouseField()
     delivery_date = serializers.DateField()
-    shipments = serializers.SlugRelatedField(
-        slug_field="number",
-        many=True,
+    shipments = serializers.ListField(
+        child=serializers.CharField(max_length=40),
         required=False,
-        queryset=Shipment.objects.all(),
+        max_length=settings.DOCKSIDE["MAX_LIST_ITEMS"],
         help_text="Shipment numbers; all of the day's ready shipments when left out.",
     )
     time_limit_seconds = serializers.IntegerField(min_value=1, max_value=600, default=30)
     seed = serializers.IntegerField(min_value=0, default=0)
     solve = serializers.BooleanField(default=True, help_text="Start solving at once.")
+
+    def validate(self, attrs: dict) -> dict:
+        """Shipment numbers become ids, looked up in the plan's warehouse only: numbers repeat
+        across warehouses, and another warehouse's shipments are unknown here."""
+        numbers = attrs.get("shipments")
+        if numbers:
+            found = dict(
+                Shipment.objects.filter(
+                    warehouse=attrs["warehouse"], number__in=numbers
+                ).values_list("number", "id")
+            )
+            missing = sorted(set(numbers) - set(found))
+            if missing:
+                raise serializers.ValidationError(
+                    {"shipments": [f"No shipment {number} here." for number in missing]}
+                )
+            attrs["shipments"] = [found[number] for number in dict.fromkeys(numbers)]
+        return attrs
 
 
 class MoveStopInput(serializers.Serializer):

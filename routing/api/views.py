@@ -9,7 +9,6 @@ from config.api.permissions import RolePermission
 from routing import selectors, services
 from routing.api import serializers as s
 from warehouse.roles import DISPATCHER, MANAGER
-from warehouse.selectors import list_warehouses_for
 
 PLANNERS = (DISPATCHER, MANAGER)
 
@@ -26,12 +25,6 @@ class VehicleViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return selectors.list_vehicles(user=self.request.user).order_by("warehouse__code", "code")
-
-    def get_serializer(self, *args, **kwargs):
-        serializer = super().get_serializer(*args, **kwargs)
-        if hasattr(serializer, "fields") and "warehouse" in serializer.fields:
-            serializer.fields["warehouse"].queryset = list_warehouses_for(self.request.user)
-        return serializer
 
 
 class RoutePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -61,15 +54,13 @@ class RoutePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(request=s.CreateRoutePlanInput, responses={201: s.RoutePlanDetailSerializer})
     def create(self, request):
         """Plan a day: every ready own-fleet shipment of the warehouse, or the ones listed."""
-        data = s.CreateRoutePlanInput(data=request.data)
-        data.fields["warehouse"].queryset = list_warehouses_for(request.user)
+        data = s.CreateRoutePlanInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        shipments = values.get("shipments")
         plan = services.create_route_plan(
             warehouse_id=values["warehouse"].id,
             delivery_date=values["delivery_date"],
-            shipment_ids=[shipment.id for shipment in shipments] if shipments else None,
+            shipment_ids=values.get("shipments") or None,
             time_limit_seconds=values["time_limit_seconds"],
             seed=values["seed"],
             actor=request.user,

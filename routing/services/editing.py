@@ -9,6 +9,7 @@ from routing import solver
 from routing.errors import InfeasibleEdit
 from routing.feasibility import check_solution
 from routing.models import Route, RoutePlan, RouteStop
+from routing.services.events import record_plan_event
 from routing.services.solving import _current_routes, _fleet, _plan_model, _write_routes
 from routing.transitions import check_plan_transition
 from shipping.models import Shipment
@@ -82,6 +83,14 @@ def move_stop(
     _write_routes(plan, model, routes, kept)
     plan.strategy = "edited by hand"
     plan.save()
+    record_plan_event(
+        plan_id=plan.id,
+        kind="stop_moved",
+        actor=actor,
+        stop=stop_id,
+        route=route_number,
+        position=position,
+    )
     return plan
 
 
@@ -133,4 +142,5 @@ def approve_route_plan(*, plan_id: int, actor=None) -> RoutePlan:
     plan.approved_at = timezone.now()
     plan.approved_by = recorded_user(actor)
     plan.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
+    record_plan_event(plan_id=plan.id, kind="approved", actor=actor, routes=len(routes))
     return plan

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from routing.errors import NothingToPlan
 from routing.models import RoutePlan, RouteStop
+from routing.services.events import record_plan_event
 from routing.transitions import check_plan_transition
 from shipping.models import Order, OrderLine, Shipment
 from warehouse.models import StorageClass, Warehouse
@@ -134,6 +135,9 @@ def create_route_plan(
             windows=[[_seconds_since(midnight, start), _seconds_since(midnight, end)]],
         )
         stop.shipments.set(members)
+    record_plan_event(
+        plan_id=plan.id, kind="created", actor=actor, shipments=len(shipments), stops=len(groups)
+    )
     return plan
 
 
@@ -151,6 +155,7 @@ def request_solve(*, plan_id: int, actor=None) -> RoutePlan:
     plan.error = ""
     plan.save(update_fields=["status", "solve_attempt", "solve_started_at", "error", "updated_at"])
     attempt = plan.solve_attempt
+    record_plan_event(plan_id=plan.id, kind="solve_requested", actor=actor, attempt=attempt)
     enqueue("routing.tasks.plan_routes_task", plan.id, attempt)
     return plan
 

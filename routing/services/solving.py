@@ -15,6 +15,7 @@ from django.utils import timezone
 from routing import matrix as travel
 from routing import solver
 from routing.models import Route, RoutePlan, RouteStop, Vehicle
+from routing.services.events import record_plan_event
 from routing.services.plans import _claim, local_midnight
 from routing.transitions import check_plan_transition
 
@@ -192,6 +193,7 @@ def _fail(plan_id: int, attempt: int, message: str) -> RoutePlan | None:
     plan.status = RoutePlan.Status.FAILED
     plan.error = message[:2000]
     plan.save(update_fields=["status", "error", "updated_at"])
+    record_plan_event(plan_id=plan.id, kind="failed", attempt=attempt, error=plan.error[:200])
     return plan
 
 
@@ -270,4 +272,11 @@ def _store_solution(
     plan.solve_seconds = round(solution.wall_time_s, 2)
     plan.strategy = solution.strategy[:60]
     plan.save()
+    record_plan_event(
+        plan_id=plan.id,
+        kind="solved",
+        attempt=attempt,
+        routes=len(solution.routes),
+        dropped=len(solution.dropped),
+    )
     return plan

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from config.api.scoping import VisibleWarehouseField, refuse_warehouse_change
 from shipping.models import (
     Customer,
     Delivery,
@@ -20,12 +23,11 @@ from shipping.models import (
     Shipment,
     Wave,
 )
-from warehouse.selectors import list_warehouses_for
-
-MAX_BULK_ORDERS = 1000
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    warehouse = VisibleWarehouseField(slug_field="id")
+
     class Meta:
         model = Customer
         fields = [
@@ -43,17 +45,15 @@ class CustomerSerializer(serializers.ModelSerializer):
             "is_active",
         ]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None and request.user.is_authenticated and "warehouse" in fields:
-            fields["warehouse"].queryset = list_warehouses_for(request.user)
-        return fields
-
     def validate(self, attrs: dict) -> dict:
-        start = attrs.get("window_start", getattr(self.instance, "window_start", None))
-        end = attrs.get("window_end", getattr(self.instance, "window_end", None))
-        if start and end and end <= start:
+        refuse_warehouse_change(self, attrs, "customer")
+        # A side left out keeps its value, or on create takes the model's default, as the
+        # database will (else the check constraint, not this, refuses the customer).
+        start, end = (
+            attrs.get(name, getattr(self.instance, name, Customer._meta.get_field(name).default))
+            for name in ("window_start", "window_end")
+        )
+        if end <= start:
             raise serializers.ValidationError({"window_end": ["Must be after window_start."]})
         return attrs
 
@@ -83,7 +83,9 @@ class OrderInput(serializers.Serializer):
     carrier = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     allow_partial = serializers.BooleanField(default=False)
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    lines = OrderLineInput(many=True, allow_empty=False)
+    lines = OrderLineInput(
+        many=True, allow_empty=False, max_length=settings.DOCKSIDE["MAX_LIST_ITEMS"]
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["promised_window_end"] <= attrs["promised_window_start"]:
@@ -94,7 +96,9 @@ class OrderInput(serializers.Serializer):
 
 
 class BulkOrderInput(serializers.Serializer):
-    orders = OrderInput(many=True, allow_empty=False, max_length=MAX_BULK_ORDERS)
+    orders = OrderInput(
+        many=True, allow_empty=False, max_length=settings.DOCKSIDE["MAX_BULK_ORDERS"]
+    )
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
@@ -186,12 +190,15 @@ class WaveSerializer(serializers.ModelSerializer):
 
 
 class WavePlanInput(serializers.Serializer):
-    warehouse = serializers.IntegerField(min_value=1)
+    warehouse = VisibleWarehouseField(slug_field="id", help_text="Warehouse id.")
     dispatch_date = serializers.DateField()
     cutoff_at = serializers.DateTimeField()
     carrier = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     order_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=settings.DOCKSIDE["MAX_LIST_ITEMS"],
     )
     staging_location = serializers.IntegerField(min_value=1, required=False)
     max_lines = serializers.IntegerField(min_value=1, required=False)
@@ -206,7 +213,7 @@ class WavePlanInput(serializers.Serializer):
 class PickTaskSerializer(serializers.ModelSerializer):
     bin = serializers.CharField(source="location.code", read_only=True)
     sku = serializers.CharField(source="product.sku", read_only=True)
-    lot_code = serializers.CharField(source="lot.code", read_only=True, default=None)
+    lot_code = serializers.CharField(source="lot.code", read_only=True, allow_null=True)
     order_number = serializers.CharField(source="order_line.order.number", read_only=True)
 
     class Meta:
@@ -232,11 +239,15 @@ class PickTaskSerializer(serializers.ModelSerializer):
             "picked_at",
         ]
         read_only_fields = fields
+        # "" until the task is picked short (read-only fields drop the model's blank=True).
+        extra_kwargs = {"short_reason": {"allow_blank": True}}
 
 
 class PickListSerializer(serializers.ModelSerializer):
     tasks = PickTaskSerializer(many=True, read_only=True)
-    picker_username = serializers.CharField(source="picker.username", read_only=True, default=None)
+    picker_username = serializers.CharField(
+        source="picker.username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = PickList
@@ -333,7 +344,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 class ShipmentSerializer(serializers.ModelSerializer):
     packages = PackageSerializer(many=True, read_only=True)
     order_number = serializers.CharField(source="order.number", read_only=True)
-    delivery = DeliverySerializer(read_only=True, default=None)
+    delivery = DeliverySerializer(read_only=True, allow_null=True)
     packing_slip_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -374,7 +385,9 @@ class PackageInput(serializers.Serializer):
 
 
 class PackInput(serializers.Serializer):
-    packages = PackageInput(many=True, allow_empty=False, max_length=500)
+    packages = PackageInput(
+        many=True, allow_empty=False, max_length=settings.DOCKSIDE["MAX_PACKAGES_PER_SHIPMENT"]
+    )
 
 
 class StageInput(serializers.Serializer):
@@ -406,6 +419,7 @@ class DeliveryInput(serializers.Serializer):
     lines = DeliveredLineInput(
         many=True,
         required=False,
+        max_length=settings.DOCKSIDE["MAX_LIST_ITEMS"],
         help_text="Units handed over per order line; by default everything shipped. In a "
         "multipart request send it as a JSON string.",
     )
@@ -428,6 +442,9 @@ class KpiPeriodInput(serializers.Serializer):
     until = serializers.DateTimeField(required=False)
 
 
+# One object for the period, though the view is a list action (which the schema would make an
+# array of).
+@extend_schema_serializer(many=False)
 class KpiSerializer(serializers.Serializer):
     deliveries = serializers.IntegerField()
     on_time = serializers.FloatField(allow_null=True, help_text="Share delivered on time (OTD).")

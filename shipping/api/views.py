@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -19,6 +20,7 @@ from config.api.idempotency import (
 )
 from config.api.permissions import RolePermission
 from config.api.scoping import ScopedQuerysetMixin
+from config.api.throttling import SCAN_THROTTLES
 from shipping import selectors, services
 from shipping.api import serializers as s
 from shipping.errors import UnknownPackage
@@ -49,9 +51,13 @@ class CustomerViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
 def resolve_order_specs(rows: list[dict], user) -> list[services.OrderSpec]:
     """Check warehouses, customers, products and numbers of many orders in 4 queries.
 
-    Raises ValidationError with per-order field errors keyed by the order's position.
+    Raises NotFound (404) if an order names a warehouse the user cannot see, whatever else is
+    wrong; else ValidationError with per-order field errors keyed by the order's position.
     """
     visible = set(list_warehouses_for(user).values_list("id", flat=True))
+    unseen = sorted({r["warehouse"] for r in rows} - visible)
+    if unseen:
+        raise NotFound(f"No warehouse {', '.join(map(str, unseen))}.")
     customers = dict(
         Customer.objects.filter(id__in={r["customer"] for r in rows}).values_list(
             "id", "warehouse_id"
@@ -72,8 +78,6 @@ def resolve_order_specs(rows: list[dict], user) -> list[services.OrderSpec]:
     seen: set[tuple[int, str]] = set()
     for index, row in enumerate(rows):
         problems: dict[str, list[str]] = {}
-        if row["warehouse"] not in visible:
-            problems["warehouse"] = ["Unknown warehouse."]
         if customers.get(row["customer"]) != row["warehouse"]:
             problems["customer"] = ["Unknown customer of this warehouse."]
         key = (row["warehouse"], row["number"])
@@ -195,13 +199,11 @@ class WaveViewSet(
     @extend_schema(request=s.WavePlanInput, responses={201: s.WaveSerializer})
     def create(self, request):
         """Plan a wave: the allocated orders due by the dispatch date for one carrier."""
-        data = s.WavePlanInput(data=request.data)
+        data = s.WavePlanInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if not list_warehouses_for(request.user).filter(id=values["warehouse"]).exists():
-            raise serializers.ValidationError({"warehouse": ["Unknown warehouse."]})
         wave = services.plan_wave(
-            warehouse_id=values["warehouse"],
+            warehouse_id=values["warehouse"].id,
             dispatch_date=values["dispatch_date"],
             cutoff_at=values["cutoff_at"],
             carrier=values["carrier"],
@@ -298,7 +300,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={200: s.PickOutcomeSerializer},
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def confirm(self, request, pk=None):
         """Confirm the pick with the scanned bin and item; 422 wrong bin/item, 400 over-pick."""
 
@@ -321,7 +323,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={200: s.PickOutcomeSerializer},
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def short(self, request, pk=None):
         """Short pick: deallocate the shortfall, request a count, re-allocate or backorder."""
 
@@ -345,7 +347,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={200: s.PickOutcomeSerializer},
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def skip(self, request, pk=None):
         """Move the task to the end of its list."""
         return self._scan(
@@ -408,15 +410,17 @@ class ShipmentViewSet(
         responses={200: s.PackageSerializer},
         parameters=[IDEMPOTENCY_KEY_REQUIRED],
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], throttle_classes=SCAN_THROTTLES)
     def load(self, request):
         """Scan a package (SSCC) onto a vehicle; 409 when a later stop must go on first."""
+        data = s.LoadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        # Another warehouse's package is unknown here, and a refusal of it is not kept as the
+        # answer to the Idempotency-Key: the key never saw a request this user may make.
+        if not self.get_queryset().filter(packages__sscc=data.validated_data["sscc"]).exists():
+            raise UnknownPackage(f"No package with SSCC {data.validated_data['sscc']}.")
 
         def handler() -> Response:
-            data = s.LoadInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            if not self.get_queryset().filter(packages__sscc=data.validated_data["sscc"]).exists():
-                raise UnknownPackage(f"No package with SSCC {data.validated_data['sscc']}.")
             package = services.load_package(
                 sscc=data.validated_data["sscc"],
                 vehicle_code=data.validated_data["vehicle"],

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from shipping.pick import views
+from warehouse.logins import ThrottledLoginView
 
 app_name = "pick"
 
@@ -9,7 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        ThrottledLoginView.as_view(
             template_name="pick/login.html",
             redirect_authenticated_user=True,
             next_page=reverse_lazy("pick:home"),

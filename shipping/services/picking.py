@@ -287,7 +287,7 @@ def confirm_pick(
                 actor=actor,
                 data={"quantity": quantity},
             )
-        _after_task(locked)
+        _after_task(locked, actor)
         return PickOutcome(task.id, task.pick_list_id, task.status, quantity)
 
 
@@ -384,7 +384,7 @@ def short_pick(
             actor=actor,
             data=data,
         )
-        _after_task(locked)
+        _after_task(locked, actor)
         return PickOutcome(
             task.id,
             task.pick_list_id,
@@ -434,8 +434,9 @@ def _close_list_if_done(pick_list: PickList) -> None:
     _finish_wave_if_done(pick_list.wave_id)
 
 
-def _after_task(locked: _Locked) -> None:
-    """Close the list, the order's picking and the wave when their last task is done."""
+def _after_task(locked: _Locked, actor) -> None:
+    """Close the list, the order's picking and the wave when their last task is done (by
+    `actor`, who is recorded on the order's event)."""
     _close_list_if_done(locked.pick_list)
     order = locked.order
     if PickTask.objects.filter(order_line__order=order, status=TaskStatus.OPEN).exists():
@@ -454,7 +455,11 @@ def _after_task(locked: _Locked) -> None:
         )
     order.save(update_fields=fields)
     record_event(
-        warehouse_id=order.warehouse_id, kind=f"order.{target}", order_id=order.id, data={}
+        warehouse_id=order.warehouse_id,
+        kind=f"order.{target}",
+        order_id=order.id,
+        actor=actor,
+        data={},
     )
 
 

@@ -78,7 +78,7 @@ def test_roles_and_visibility(api, ready):
     assert api["picker"].get(f"{API}/route-plans/{plan['id']}/").status_code == 403
     assert api["outsider"].get(f"{API}/route-plans/{plan['id']}/").status_code == 404
     assert api["outsider"].get(f"{API}/route-plans/").json()["count"] == 0
-    assert create(api["outsider"]).status_code == 400  # AMS is not a warehouse they can see
+    assert create(api["outsider"]).status_code == 404  # AMS is not a warehouse they can see
 
 
 @pytest.mark.django_db

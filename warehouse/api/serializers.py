@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import transaction
 from rest_framework import serializers
 
+from config.api.scoping import VisibleWarehouseField, refuse_warehouse_change
 from warehouse.gs1 import normalize_gtin
 from warehouse.models import (
     DeviceToken,
@@ -44,7 +48,9 @@ class PackSizeSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    pack_sizes = PackSizeSerializer(many=True, required=False)
+    pack_sizes = PackSizeSerializer(
+        many=True, required=False, max_length=settings.DOCKSIDE["MAX_LIST_ITEMS"]
+    )
 
     class Meta:
         model = Product
@@ -79,6 +85,10 @@ class ProductSerializer(serializers.ModelSerializer):
         return gtin
 
     def validate_pack_sizes(self, packs: list[dict]) -> list[dict]:
+        # The list replaces every pack size, so each must be whole, in a PATCH too (where DRF
+        # validates the nested fields as partial and a pack without a name got here: a 500).
+        if any("name" not in pack or "quantity" not in pack for pack in packs):
+            raise serializers.ValidationError("Each pack size needs a name and a quantity.")
         names = [pack["name"] for pack in packs]
         if len(names) != len(set(names)):
             raise serializers.ValidationError("Pack size names must be unique.")
@@ -136,7 +146,7 @@ class _ZoneCodeField(serializers.SlugRelatedField):
 
 
 class LocationSerializer(serializers.ModelSerializer):
-    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
+    warehouse = VisibleWarehouseField()
     zone = _ZoneCodeField(slug_field="code", queryset=Zone.objects.all())
     zone_kind = serializers.CharField(source="zone.kind", read_only=True)
     storage_class = serializers.CharField(source="zone.storage_class", read_only=True)
@@ -168,13 +178,17 @@ class LocationSerializer(serializers.ModelSerializer):
             "is_active",
         ]
         validators = []  # (warehouse, code) uniqueness is checked in validate() with a message
+        # The database refuses a capacity of zero or less (a check constraint).
+        extra_kwargs = {
+            "max_weight_kg": {"min_value": Decimal("0.01")},
+            "max_volume_m3": {"min_value": Decimal("0.0001")},
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
             visible = list_warehouses_for(request.user)
-            self.fields["warehouse"].queryset = visible
             self.fields["zone"].queryset = Zone.objects.filter(warehouse__in=visible)
 
     def get_free_weight_kg(self, location: Location) -> str | None:
@@ -188,6 +202,7 @@ class LocationSerializer(serializers.ModelSerializer):
         return f"{location.max_volume_m3 - getattr(location, 'used_volume_m3', 0):.4f}"
 
     def validate(self, attrs: dict) -> dict:
+        refuse_warehouse_change(self, attrs, "bin")
         warehouse = attrs.get("warehouse", getattr(self.instance, "warehouse", None))
         zone = attrs.get("zone", getattr(self.instance, "zone", None))
         code = attrs.get("code", getattr(self.instance, "code", None))
@@ -257,12 +272,14 @@ class StockMoveSerializer(serializers.ModelSerializer):
             "actor",
         ]
         read_only_fields = fields
+        # "" on the side without a location: a receipt has no from, a shipment no to.
+        extra_kwargs = {"from_status": {"allow_blank": True}, "to_status": {"allow_blank": True}}
 
 
 class _StockPlaceInput(serializers.Serializer):
     """Names stock the way people on the floor do: warehouse, bin code, SKU, lot code."""
 
-    warehouse = serializers.SlugRelatedField(slug_field="code", queryset=Warehouse.objects.none())
+    warehouse = VisibleWarehouseField()
     product = serializers.SlugRelatedField(slug_field="sku", queryset=Product.objects.all())
     lot = serializers.CharField(required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(choices=StockStatus.choices, default=StockStatus.AVAILABLE)
@@ -271,12 +288,6 @@ class _StockPlaceInput(serializers.Serializer):
     )
     reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["warehouse"].queryset = list_warehouses_for(request.user)
 
     def _location(self, attrs: dict, field: str) -> Location:
         location = Location.objects.filter(warehouse=attrs["warehouse"], code=attrs[field]).first()

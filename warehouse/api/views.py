@@ -7,16 +7,17 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from config.api.idempotency import IDEMPOTENCY_KEY_OPTIONAL, idempotent
 from config.api.pagination import LedgerCursorPagination
 from config.api.permissions import RolePermission, has_role
+from config.api.throttling import ScopedRateThrottle
 from warehouse import selectors, services
 from warehouse.api import serializers as s
+from warehouse.logins import claim_login_attempt, client_address, login_succeeded
 from warehouse.models import DeviceToken, Lot, Product, StockBalance, StockMove, Zone
 from warehouse.roles import ALL_ROLES, MANAGER
 
@@ -94,6 +95,11 @@ class LocationViewSet(viewsets.ModelViewSet):
         return selectors.list_locations_with_load(user=self.request.user).order_by(
             "warehouse__code", "code"
         )
+
+    def perform_create(self, serializer) -> None:
+        serializer.save()
+        # Answer with the load the selector annotates, as a GET does (the saved row has none).
+        serializer.instance = self.get_queryset().get(id=serializer.instance.id)
 
 
 class BalanceFilter(django_filters.FilterSet):
@@ -242,13 +248,14 @@ class DeviceTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         """Exchange a username and password for a token for one named device."""
         data = s.TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
+        username = data.validated_data["username"]
+        attempt = claim_login_attempt(username=username, address=client_address(request))
+        if not attempt.allowed:
+            raise Throttled(wait=attempt.retry_after, detail=attempt.message)
+        user = authenticate(request, username=username, password=data.validated_data["password"])
         if user is None:
             raise AuthenticationFailed("Wrong username or password.")
+        login_succeeded(attempt)
         token, raw = DeviceToken.issue(user=user, name=data.validated_data["device_name"])
         token.token = raw
         return Response(s.IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
