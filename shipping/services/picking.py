@@ -31,6 +31,7 @@ from shipping.services.common import claim_idempotency_key, record_event
 from shipping.services.waves import build_pick_tasks
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
+from warehouse.locking import lock_location
 from warehouse.models import CountRequest, PackSize, Product, StockBalance, StockMove, StockStatus
 from warehouse.roles import MANAGER, PICKER, recorded_user
 from warehouse.services import deallocate_stock, move_stock
@@ -330,6 +331,11 @@ def short_pick(
         task, line, order = locked.task, locked.line, locked.order
         check_transition("pick task", task.status, TaskStatus.SHORT, label=str(task.id))
         shortfall = task.quantity - quantity_picked
+        if quantity_picked:
+            # The lock policy (warehouse.locking): the picked units' target location before any
+            # balance row, and deallocating locks the bin's. The other way round, a short pick
+            # and a confirmation into the same staging location deadlocked under load.
+            lock_location(locked.pick_list.staging_location_id)
         deallocate_stock(balance_id=task.allocation.balance_id, quantity=shortfall)
         line.quantity_allocated -= shortfall
         if quantity_picked:
