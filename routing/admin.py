@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -8,6 +9,7 @@ from django.utils.safestring import mark_safe
 from routing import selectors, services
 from routing.models import Route, RoutePlan, RoutePlanEvent, RouteStop, Vehicle
 from warehouse.admin import ReadOnlyAdmin
+from warehouse.admin_access import WarehouseScopedAdmin
 from warehouse.errors import DomainError
 
 
@@ -76,7 +78,7 @@ class RoutePlanEventInline(admin.TabularInline):
 
 
 @admin.register(RoutePlan)
-class RoutePlanAdmin(admin.ModelAdmin):
+class RoutePlanAdmin(WarehouseScopedAdmin):
     list_display = [
         "__str__",
         "warehouse",
@@ -166,7 +168,9 @@ class RoutePlanAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{plan}: {done}.")
 
     def route_sheet_view(self, request, plan_id: int, number: int):
-        plan = get_object_or_404(RoutePlan.objects.select_related("warehouse"), id=plan_id)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        plan = get_object_or_404(self.get_queryset(request).select_related("warehouse"), id=plan_id)
         route = get_object_or_404(
             Route.objects.select_related("vehicle", "staging_lane", "outbound_door"),
             plan=plan,

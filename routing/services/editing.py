@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from routing.services.solving import _current_routes, _fleet, _plan_model, _writ
 from routing.transitions import check_plan_transition
 from shipping.models import Shipment
 from shipping.services.dispatch import sequence_loading
+from shipping.services.tracking import set_planned_etas
 from warehouse.models import DockDoor, Location, Zone
 from warehouse.roles import recorded_user
 
@@ -138,6 +141,20 @@ def approve_route_plan(*, plan_id: int, actor=None) -> RoutePlan:
             staging_lane=route.staging_lane, outbound_door=route.outbound_door
         )
     Route.objects.bulk_update(routes, ["staging_lane", "outbound_door"])
+    # The customers' ETA windows (tracking page, "out for delivery"): each routed stop's
+    # planned start of service.
+    routed = RouteStop.objects.filter(
+        plan=plan, route__isnull=False, planned_arrival__isnull=False
+    ).prefetch_related("shipments")
+    set_planned_etas(
+        arrivals=[
+            (
+                [shipment.order_id for shipment in stop.shipments.all()],
+                stop.planned_arrival + dt.timedelta(seconds=stop.waiting_seconds),
+            )
+            for stop in routed
+        ]
+    )
     plan.status = RoutePlan.Status.APPROVED
     plan.approved_at = timezone.now()
     plan.approved_by = recorded_user(actor)
