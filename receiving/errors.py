@@ -90,3 +90,30 @@ class UnknownBin(DomainError):
 class NotAStorageBin(DomainError):
     code = "not-a-storage-bin"
     title = "Not a storage bin"
+
+
+class OverReturn(DomainError):
+    """More units asked back than were delivered and are not already on other returns."""
+
+    code = "over-return"
+    title = "More returned than delivered"
+    http_status = 400
+
+
+class InvalidReturn(DomainError):
+    code = "invalid-return"
+    title = "Invalid return"
+    http_status = 400
+
+
+class OverDisposition(DomainError):
+    """A disposition of more units than were received and are still undecided."""
+
+    code = "over-disposition"
+    title = "More dispositioned than received"
+    http_status = 400
+
+
+class NoQuarantineBin(DomainError):
+    code = "no-quarantine-bin"
+    title = "No quarantine bin"

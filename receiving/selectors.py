@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Avg, Count, Max, Min, Prefetch, QuerySet
+from django.db.models import Avg, Count, Max, Min, Prefetch, Q, QuerySet
 
 from receiving.models import (
     Discrepancy,
@@ -16,6 +16,11 @@ from receiving.models import (
     Inspection,
     PutawayTask,
     Receipt,
+    ReturnAuthorisation,
+    ReturnDiscrepancy,
+    ReturnDisposition,
+    ReturnLine,
+    ReturnReceipt,
 )
 from warehouse.selectors import list_warehouses_for
 
@@ -84,8 +89,10 @@ def list_inspections(*, user: AbstractBaseUser) -> QuerySet[Inspection]:
 
 
 def list_putaway_tasks(*, user: AbstractBaseUser) -> QuerySet[PutawayTask]:
+    """Putaway tasks of inbound receipts and of restocked returns in the user's warehouses."""
+    visible = list_warehouses_for(user)
     return PutawayTask.objects.filter(
-        receipt__shipment__warehouse__in=list_warehouses_for(user)
+        Q(receipt__shipment__warehouse__in=visible) | Q(return_receipt__rma__warehouse__in=visible)
     ).select_related("product", "lot", "from_location", "proposed_location", "confirmed_location")
 
 
@@ -112,3 +119,40 @@ def get_dock_to_stock(*, warehouse_id: int, since: datetime, until: datetime) ->
         longest=Max("dock_to_stock"),
     )
     return DockToStock(**stats)
+
+
+# --- customer returns ------------------------------------------------------------------------
+
+
+def list_returns(*, user: AbstractBaseUser) -> QuerySet[ReturnAuthorisation]:
+    """RMAs of the user's warehouses, with their warehouse, order and customer."""
+    return ReturnAuthorisation.objects.filter(
+        warehouse__in=list_warehouses_for(user)
+    ).select_related("warehouse", "order", "customer")
+
+
+def list_returns_with_lines(*, user: AbstractBaseUser) -> QuerySet[ReturnAuthorisation]:
+    """As `list_returns`, with lines and their dispositions prefetched (two queries)."""
+    dispositions = ReturnDisposition.objects.select_related(
+        "line", "lot", "location", "supplier", "decided_by"
+    ).order_by("decided_at", "id")
+    lines = (
+        ReturnLine.objects.select_related("product", "lot", "order_line")
+        .prefetch_related(Prefetch("dispositions", queryset=dispositions))
+        .order_by("line_number")
+    )
+    return list_returns(user=user).prefetch_related(Prefetch("lines", queryset=lines))
+
+
+def list_return_receipts(*, user: AbstractBaseUser) -> QuerySet[ReturnReceipt]:
+    return ReturnReceipt.objects.filter(
+        rma__warehouse__in=list_warehouses_for(user)
+    ).select_related("rma", "door")
+
+
+def list_return_discrepancies(*, return_receipt_id: int) -> QuerySet[ReturnDiscrepancy]:
+    return (
+        ReturnDiscrepancy.objects.filter(receipt_id=return_receipt_id)
+        .select_related("line__product", "line__lot")
+        .order_by("line__line_number", "kind")
+    )

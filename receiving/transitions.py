@@ -42,12 +42,25 @@ APPOINTMENT: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 
+# A customer return (RMA). Received when its return receipt closes; closed once every unit
+# received has a disposition and its restock putaways are done.
+RMA: dict[str, frozenset[str]] = {
+    "requested": frozenset({"authorised", "rejected"}),
+    # An authorised return that never comes (or may not come after all) is rejected.
+    "authorised": frozenset({"received", "rejected"}),
+    "received": frozenset({"closed"}),
+    "closed": frozenset(),
+    "rejected": frozenset(),
+}
+
 MACHINES: dict[str, dict[str, frozenset[str]]] = {
     "ASN": SHIPMENT,
     "receipt": RECEIPT,
     "inspection": INSPECTION,
     "putaway task": PUTAWAY_TASK,
     "dock appointment": APPOINTMENT,
+    "RMA": RMA,
+    "return receipt": RECEIPT,
 }
 
 

@@ -395,6 +395,7 @@ class PutawayTaskSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "receipt",
+            "return_receipt",
             "product",
             "sku",
             "lot",

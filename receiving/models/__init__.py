@@ -1,8 +1,18 @@
 """Inbound data: suppliers, ASNs and their lines, dock appointments, receipts and their scans,
-discrepancies, inspections and putaway tasks."""
+discrepancies, inspections and putaway tasks, and customer returns."""
 
 from receiving.models.partners import InspectionRule, Supplier
 from receiving.models.receipts import Discrepancy, Receipt, ReceiptScan
+from receiving.models.returns import (
+    ReturnAuthorisation,
+    ReturnDiscrepancy,
+    ReturnDisposition,
+    ReturnEvent,
+    ReturnLine,
+    ReturnReason,
+    ReturnReceipt,
+    ReturnScan,
+)
 from receiving.models.shipments import (
     DockAppointment,
     InboundEvent,
@@ -22,5 +32,13 @@ __all__ = [
     "PutawayTask",
     "Receipt",
     "ReceiptScan",
+    "ReturnAuthorisation",
+    "ReturnDiscrepancy",
+    "ReturnDisposition",
+    "ReturnEvent",
+    "ReturnLine",
+    "ReturnReason",
+    "ReturnReceipt",
+    "ReturnScan",
     "Supplier",
 ]

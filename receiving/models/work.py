@@ -53,15 +53,27 @@ class Inspection(models.Model):
 
 
 class PutawayTask(models.Model):
-    """Move received, available stock from the dock to a storage bin."""
+    """Move received (or restocked returned), available stock from the dock to a storage bin."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
+    # Exactly one of the two: stock from an inbound receipt, or restocked from a return.
     receipt = models.ForeignKey(
-        "receiving.Receipt", on_delete=models.CASCADE, related_name="putaway_tasks"
+        "receiving.Receipt",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="putaway_tasks",
+    )
+    return_receipt = models.ForeignKey(
+        "receiving.ReturnReceipt",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="putaway_tasks",
     )
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -89,6 +101,11 @@ class PutawayTask(models.Model):
             models.CheckConstraint(
                 condition=Q(status="done", confirmed_location__isnull=False) | ~Q(status="done"),
                 name="putaway_done_has_bin",
+            ),
+            models.CheckConstraint(
+                condition=Q(receipt__isnull=False, return_receipt__isnull=True)
+                | Q(receipt__isnull=True, return_receipt__isnull=False),
+                name="putaway_one_source",
             ),
         ]
         # Dock-to-stock KPIs read the putaway tasks confirmed on a day.

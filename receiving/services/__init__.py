@@ -11,7 +11,8 @@ FOR UPDATE, so that inserting rows that reference a locked row is not blocked):
 - the ASN lines a scan counts against are locked in id order before any stock row;
 - a booking locks its door row, so two bookings of one door are checked one after the other;
 - the ASN row is locked when its status may change: booking takes ASN then door, closing takes
-  receipt then ASN, inspections and putaway take their own row, then stock, then the ASN.
+  receipt then ASN, inspections and putaway take their own row, then stock, then the ASN;
+- customer returns: see `receiving.services.returns`.
 """
 
 from receiving.services.appointments import (
@@ -27,26 +28,48 @@ from receiving.services.asn import (
     create_shipment,
 )
 from receiving.services.common import ManagerOverrideRequired
+from receiving.services.dispositions import record_disposition
 from receiving.services.receipts import check_in_shipment, close_receipt, open_receipt
+from receiving.services.return_receipts import (
+    ReturnScanResult,
+    close_return_receipt,
+    open_return_receipt,
+    receive_return_scan,
+)
+from receiving.services.returns import (
+    ReturnLineInput,
+    authorise_return,
+    reject_return,
+    request_return,
+)
 from receiving.services.scans import ScanItem, ScanResult, receive_scan
 from receiving.services.work import confirm_putaway, record_inspection
 
 __all__ = [
     "LineInput",
     "ManagerOverrideRequired",
+    "ReturnLineInput",
+    "ReturnScanResult",
     "ScanItem",
     "ScanResult",
+    "authorise_return",
     "book_appointment",
     "cancel_appointment",
     "cancel_shipment",
     "check_in_shipment",
     "close_receipt",
+    "close_return_receipt",
     "confirm_putaway",
     "create_inbound_lines_input",
     "create_shipment",
     "door_hours",
     "open_receipt",
+    "open_return_receipt",
+    "receive_return_scan",
     "receive_scan",
+    "record_disposition",
     "record_inspection",
+    "reject_return",
+    "request_return",
     "schedule_dock_appointments",
 ]

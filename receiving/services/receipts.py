@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -78,23 +79,23 @@ def open_receipt(*, shipment_id: int, door_id: int, actor: Actor = None) -> Rece
 # --- closing a receipt -----------------------------------------------------------------------
 
 
-def _discrepancies(receipt: Receipt, lines: Sequence[InboundLine]) -> list[Discrepancy]:
+class CountedLine(Protocol):
+    """A line of an ASN or an RMA as the discrepancy report reads it."""
+
+    product_id: int
+    is_expected: bool
+    expected_quantity: int
+    received_quantity: int
+    damaged_quantity: int
+
+
+def find_discrepancies(lines: Sequence[CountedLine]) -> list[tuple[CountedLine, str, int]]:
+    """(line, kind, difference) for every difference between the announced lines and what was
+    received: short / over per announced line, damaged units per line, unexpected product (not
+    announced at all) or unexpected lot (the product announced, the lot not). Shared by inbound
+    receipts and return receipts."""
     expected_products = {line.product_id for line in lines if line.is_expected}
-    found = []
-
-    def add(line, kind, difference, note=""):
-        found.append(
-            Discrepancy(
-                receipt=receipt,
-                line=line,
-                kind=kind,
-                expected_quantity=line.expected_quantity,
-                received_quantity=line.received_quantity,
-                difference=difference,
-                note=note,
-            )
-        )
-
+    found: list[tuple[CountedLine, str, int]] = []
     for line in lines:
         if not line.is_expected:
             kind = (
@@ -102,14 +103,32 @@ def _discrepancies(receipt: Receipt, lines: Sequence[InboundLine]) -> list[Discr
                 if line.product_id in expected_products
                 else Discrepancy.Kind.UNEXPECTED_PRODUCT
             )
-            add(line, kind, line.received_quantity)
+            found.append((line, kind, line.received_quantity))
         elif line.received_quantity < line.expected_quantity:
-            add(line, Discrepancy.Kind.SHORT, line.received_quantity - line.expected_quantity)
+            found.append(
+                (line, Discrepancy.Kind.SHORT, line.received_quantity - line.expected_quantity)
+            )
         elif line.received_quantity > line.expected_quantity:
-            add(line, Discrepancy.Kind.OVER, line.received_quantity - line.expected_quantity)
+            found.append(
+                (line, Discrepancy.Kind.OVER, line.received_quantity - line.expected_quantity)
+            )
         if line.damaged_quantity:
-            add(line, Discrepancy.Kind.DAMAGED, line.damaged_quantity)
+            found.append((line, Discrepancy.Kind.DAMAGED, line.damaged_quantity))
     return found
+
+
+def _discrepancies(receipt: Receipt, lines: Sequence[InboundLine]) -> list[Discrepancy]:
+    return [
+        Discrepancy(
+            receipt=receipt,
+            line=line,
+            kind=kind,
+            expected_quantity=line.expected_quantity,
+            received_quantity=line.received_quantity,
+            difference=difference,
+        )
+        for line, kind, difference in find_discrepancies(lines)
+    ]
 
 
 def over_tolerance_lines(lines: Sequence[InboundLine], tolerance_pct: int) -> list[InboundLine]:

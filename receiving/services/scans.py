@@ -77,7 +77,7 @@ class _ReceiptFacts:
 
 
 @dataclass(frozen=True)
-class _ScannedProduct:
+class ScannedProduct:
     """The product a GTIN stands for, in the units of the scanned pack."""
 
     product: Product
@@ -110,7 +110,7 @@ _PRODUCT_COLUMNS = (
 
 def _lock_receipt_shared(
     receipt_id: int, actor: Actor, gtin: str | None, lot_code: str | None
-) -> tuple[_ReceiptFacts, _ScannedProduct | None]:
+) -> tuple[_ReceiptFacts, ScannedProduct | None]:
     """Read the receipt with a SHARE row lock (see the module's lock policy), its dock location,
     the product `gtin` stands for (as the product's own GTIN or a pack size's) and that
     product's lot `lot_code`, in ONE query: this is the hot path of every scan.
@@ -195,12 +195,84 @@ def _lock_receipt_shared(
     if lot_id is not None:
         expiry = Lot._meta.get_field("expiry_date").to_python(lot_expiry)
         lot = Lot(id=lot_id, product_id=product["id"], code=lot_code, expiry_date=expiry)
-    return facts, _ScannedProduct(
+    return facts, ScannedProduct(
         product=Product(**product),
         units=pack_quantity or 1,
         pack_name=pack_name,
         needs_inspection=facts.supplier_inspects or bool(has_rule),
         lot=lot,
+    )
+
+
+# --- the parts of a scan that inbound receipts and return receipts share ----------------------
+
+
+def parse_barcode(barcode: str) -> barcodes.Scan:
+    """The scanner data read as GS1 (element string or HRI) or a plain GTIN/EAN/UPC/SSCC.
+
+    Raises UnreadableBarcode (422) with the parser's reason.
+    """
+    try:
+        return barcodes.parse_scan(barcode, separator_substitutes=_separator_substitutes())
+    except barcodes.BarcodeError as error:
+        raise UnreadableBarcode(error.message, reason=error.code) from error
+
+
+def check_scan_quantity(quantity: int | None) -> None:
+    """Raise InvalidQuantity (400) unless a typed-in count is absent or at least 1."""
+    if quantity is not None and (isinstance(quantity, bool) or quantity < 1):
+        raise InvalidQuantity("Quantity must be at least 1.")
+
+
+def scanned_units(
+    *, scan: barcodes.Scan, scanned: ScannedProduct, pack: str | None, quantity: int | None
+) -> int:
+    """Base units one product scan counts: AI 37, else `quantity`, else 1, of the scanned pack
+    (a pack GTIN, or `pack`). Raises UnknownPack (422) and InvalidQuantity (400)."""
+    product, units, pack_name = scanned.product, scanned.units, scanned.pack_name
+    if pack:
+        if pack_name is not None and pack != pack_name:
+            raise UnknownPack(
+                f"The barcode is already a {pack_name} of {product.sku}; do not send pack {pack!r}."
+            )
+        if pack_name is None:
+            try:
+                units = product.units_per(pack)
+            except PackSize.DoesNotExist:
+                raise UnknownPack(f"{product.sku} has no pack size {pack!r}.") from None
+    count = scan.count if scan.count is not None else (quantity or 1)
+    if count < 1:
+        raise InvalidQuantity("The barcode counts 0 items.")
+    return count * units
+
+
+def scanned_lot(*, scan: barcodes.Scan, scanned: ScannedProduct) -> Lot | None:
+    """The lot a scan of a lot-tracked product names (created on first sight with the expiry
+    of AI 17); None for other products. Raises LotRequired (422) when the label has no lot."""
+    product = scanned.product
+    if not product.is_lot_tracked:
+        return None
+    if not scan.lot:
+        raise LotRequired(
+            f"{product.sku} is lot-tracked: scan the label with the lot number (AI 10)."
+        )
+    return _get_lot(product, scan.lot, scan.expiry, found=scanned.lot)
+
+
+def find_scanned_product(gtin: str, lot_code: str | None) -> ScannedProduct | None:
+    """The active product `gtin` stands for (its own GTIN or a pack size's) and its lot
+    `lot_code` if that exists yet; None for an unknown GTIN. For scan paths other than the
+    inbound receipt's, which reads all this with its receipt in one query."""
+    product = Product.objects.filter(gtin=gtin, is_active=True).first()
+    units, pack_name = 1, None
+    if product is None:
+        pack = PackSize.objects.select_related("product").filter(gtin=gtin).first()
+        if pack is None or not pack.product.is_active:
+            return None
+        product, units, pack_name = pack.product, pack.quantity, pack.name
+    lot = Lot.objects.filter(product=product, code=lot_code).first() if lot_code else None
+    return ScannedProduct(
+        product=product, units=units, pack_name=pack_name, needs_inspection=False, lot=lot
     )
 
 
@@ -475,12 +547,8 @@ def receive_scan(
     transaction without a savepoint: a caller that goes on after a refused scan must wrap the
     call in its own `transaction.atomic()` (the API's idempotency wrapper does).
     """
-    try:
-        scan = barcodes.parse_scan(barcode, separator_substitutes=_separator_substitutes())
-    except barcodes.BarcodeError as error:
-        raise UnreadableBarcode(error.message, reason=error.code) from error
-    if quantity is not None and (isinstance(quantity, bool) or quantity < 1):
-        raise InvalidQuantity("Quantity must be at least 1.")
+    scan = parse_barcode(barcode)
+    check_scan_quantity(quantity)
     gtin = scan.gtin or scan.content_gtin
     facts, scanned = _lock_receipt_shared(receipt_id, actor, gtin, scan.lot)
     if facts.status != Receipt.Status.OPEN:
@@ -501,34 +569,16 @@ def receive_scan(
             f"No product or pack has GTIN {gtin}. Check the item or receive it by hand.",
             reason="unknown_gtin",
         )
-    product, units, pack_name = scanned.product, scanned.units, scanned.pack_name
-    if pack:
-        if pack_name is not None and pack != pack_name:
-            raise UnknownPack(
-                f"The barcode is already a {pack_name} of {product.sku}; do not send pack {pack!r}."
-            )
-        if pack_name is None:
-            try:
-                units = product.units_per(pack)
-            except PackSize.DoesNotExist:
-                raise UnknownPack(f"{product.sku} has no pack size {pack!r}.") from None
-    count = scan.count if scan.count is not None else (quantity or 1)
-    if count < 1:
-        raise InvalidQuantity("The barcode counts 0 items.")
-    lot = None
-    if product.is_lot_tracked:
-        if not scan.lot:
-            raise LotRequired(
-                f"{product.sku} is lot-tracked: scan the label with the lot number (AI 10)."
-            )
-        lot = _get_lot(product, scan.lot, scan.expiry, found=scanned.lot)
+    product = scanned.product
+    units = scanned_units(scan=scan, scanned=scanned, pack=pack, quantity=quantity)
+    lot = scanned_lot(scan=scan, scanned=scanned)
     line = _line_for_scan(facts, product, lot.code if lot else "")
     item = _receive_on_line(
         facts=facts,
         line=line,
         product=product,
         lot=lot,
-        quantity=count * units,
+        quantity=units,
         is_damaged=is_damaged,
         needs_inspection=scanned.needs_inspection,
         barcode=barcode,

@@ -14,6 +14,7 @@ from receiving.models import (
     Inspection,
     PutawayTask,
     Receipt,
+    ReturnReceipt,
 )
 from receiving.services.common import (
     Actor,
@@ -21,6 +22,7 @@ from receiving.services.common import (
     event,
     lock_shipment,
 )
+from receiving.services.returns import return_putaway_confirmed
 from receiving.transitions import check_transition
 from warehouse import services as inventory
 from warehouse.errors import InvalidQuantity
@@ -36,18 +38,22 @@ from warehouse.roles import recorded_user
 
 def create_putaway_task(
     *,
-    receipt: Receipt,
+    receipt: Receipt | None = None,
+    return_receipt: ReturnReceipt | None = None,
     product: Product,
     lot_id: int | None,
     quantity: int,
     dock: Location,
     warehouse_id: int,
 ) -> PutawayTask:
+    """A putaway task with its proposed bin for available stock on the dock, from an inbound
+    `receipt` or restocked from a `return_receipt` (one of the two)."""
     proposed = putaway.propose_bin(
         warehouse_id=warehouse_id, product=product, lot_id=lot_id, quantity=quantity, origin=dock
     )
     return PutawayTask.objects.create(
         receipt=receipt,
+        return_receipt=return_receipt,
         product=product,
         lot_id=lot_id,
         quantity=quantity,
@@ -148,7 +154,8 @@ def record_inspection(
 
 @transaction.atomic
 def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> PutawayTask:
-    """Move the task's stock from the dock into the scanned bin and record dock-to-stock time.
+    """Move the task's stock from the dock into the scanned bin and record dock-to-stock time
+    (inbound tasks; a restocked return's task closes its RMA when it was the last work left).
 
     Any active storage or pick-face bin of the warehouse may be scanned instead of the proposed
     one; the bin actually used is recorded. Raises UnknownBin (422), NotAStorageBin,
@@ -156,15 +163,18 @@ def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> Puta
     """
     task = (
         PutawayTask.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("receipt__shipment")
+        .select_related("receipt__shipment", "return_receipt__rma")
         .get(id=task_id)
     )
     check_transition("putaway task", task.status, PutawayTask.Status.DONE)
-    shipment = task.receipt.shipment
+    if task.return_receipt_id is not None:
+        warehouse_id = task.return_receipt.rma.warehouse_id
+    else:
+        warehouse_id = task.receipt.shipment.warehouse_id
     code = bin_code.strip()
     location = (
         Location.objects.select_related("zone")
-        .filter(warehouse_id=shipment.warehouse_id, code__iexact=code)
+        .filter(warehouse_id=warehouse_id, code__iexact=code)
         .first()
     )
     if location is None:
@@ -190,6 +200,12 @@ def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> Puta
     task.confirmed_location = location
     task.confirmed_by = recorded_user(actor)
     task.confirmed_at = now
+    if task.return_receipt_id is not None:
+        # Returned goods are not measured by dock-to-stock (no truck check-in of an ASN).
+        task.save()
+        return_putaway_confirmed(task=task, bin_code=location.code, actor=actor)
+        return task
+    shipment = task.receipt.shipment
     task.dock_to_stock = now - shipment.arrived_at if shipment.arrived_at else None
     task.save()
     shipment = lock_shipment(shipment.id)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import urllib.request
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -12,7 +15,7 @@ from django.db import connection
 from receiving.models import InboundLine, ReceiptScan
 from tests.conftest import client_for
 from tests.factories import receiving as rf
-from warehouse.models import StockBalance, StockMove
+from warehouse.models import DeviceToken, StockBalance, StockMove
 from warehouse.selectors import list_ledger_mismatches
 
 ATTEMPTS = 20
@@ -110,3 +113,38 @@ def test_close_waits_for_scans_in_flight(site, product, users, supplier):
     assert short["kind"] == "short"
     assert short["received_quantity"] == accepted
     assert ReceiptScan.objects.filter(receipt=receipt).count() == accepted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_whose_answer_was_lost_counts_once_when_retried(
+    live_server, site, product, users, supplier
+):
+    """The scan commits, the handheld loses the connection before it reads the answer and sends
+    the same scan again: it gets the first answer back, and the scan counts once."""
+    receipt = rf.make_open_receipt(site, [{"product": product, "quantity": 50}], supplier=supplier)
+    _, token = DeviceToken.issue(user=users["dock"], name="handheld")
+    path = f"/api/v1/receipts/{receipt.id}/scans/"
+    body = json.dumps({"barcode": product.gtin, "quantity": 2}).encode()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
+    url = urlsplit(live_server.url)
+
+    with socket.create_connection((url.hostname, url.port), timeout=30) as lost:
+        head = f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        lost.sendall(head.encode() + b"\r\n" + body)
+        # The server answers only after its transaction committed: the first byte proves it.
+        # The rest of the answer is never read: the connection drops here.
+        assert lost.recv(1) == b"H"
+
+    retry = urllib.request.Request(live_server.url + path, data=body, headers=headers)
+    with urllib.request.urlopen(retry, timeout=30) as answer:
+        assert answer.status == 201
+        assert answer.headers["Idempotent-Replayed"] == "true"
+        assert json.load(answer)["items"][0]["line"]["received_quantity"] == 2
+    assert ReceiptScan.objects.filter(receipt=receipt).count() == 1
+    assert StockMove.objects.filter(reference=f"receipt:{receipt.id}").count() == 1
+    assert StockBalance.objects.get(location=site.dock, product=product).quantity == 2
