@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from warehouse.counts import services as counting
+from warehouse.errors import DomainError
 from warehouse.models import (
+    CountAttempt,
+    CountEntry,
+    CountLine,
     CountRequest,
     DeviceToken,
     DockDoor,
@@ -15,6 +20,7 @@ from warehouse.models import (
     Warehouse,
     Zone,
 )
+from warehouse.roles import MANAGER, has_role
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,10 +49,37 @@ class ZoneAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "warehouse", "kind", "storage_class"]
     list_filter = ["warehouse", "kind", "storage_class"]
     search_fields = ["code", "name"]
+    actions = ["request_zone_counts"]
+
+    @admin.action(description="Request cycle counts of every bin in the selected zones")
+    def request_zone_counts(self, request, queryset) -> None:
+        _request_counts(self, request, [{"zone": zone} for zone in queryset])
+
+
+def _request_counts(model_admin, request, targets: list[dict]) -> None:
+    """Request counts as the manager using the admin (bins that already have one are left)."""
+    if not has_role(request.user, MANAGER):
+        model_admin.message_user(request, "Only managers request counts.", messages.ERROR)
+        return
+    made, refused = 0, []
+    for target in targets:
+        try:
+            made += len(counting.request_counts(actor=request.user, **target))
+        except DomainError as error:
+            refused.append(error.message)
+    model_admin.message_user(request, f"Requested {made} count(s).")
+    if refused:
+        model_admin.message_user(request, " ".join(refused), messages.WARNING)
 
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
+    actions = ["request_bin_counts"]
+
+    @admin.action(description="Request a cycle count of the selected bins")
+    def request_bin_counts(self, request, queryset) -> None:
+        _request_counts(self, request, [{"location": location} for location in queryset])
+
     list_display = [
         "code",
         "warehouse",
@@ -174,21 +207,115 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     search_fields = ["key", "user__username"]
 
 
+class CountAttemptInline(admin.TabularInline):
+    model = CountAttempt
+    fields = ["number", "counter", "status", "started_at", "submitted_at", "is_over_threshold"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ZoneFilter(admin.SimpleListFilter):
+    title = "zone"
+    parameter_name = "zone"
+
+    def lookups(self, request, model_admin):
+        zones = Zone.objects.filter(kind__in=Zone.STOCKING_KINDS).select_related("warehouse")
+        return [(zone.id, f"{zone.warehouse.code} {zone.code}") for zone in zones]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(location__zone_id=self.value())
+        return queryset
+
+
 @admin.register(CountRequest)
-class CountRequestAdmin(admin.ModelAdmin):
+class CountRequestAdmin(ReadOnlyAdmin):
+    """Count tasks, written by the counting process; managers act on them with the actions."""
+
     list_display = [
+        "id",
         "location",
         "product",
         "reason",
+        "abc_class",
         "status",
+        "stage",
+        "due_date",
         "requested_by",
         "created_at",
-        "reference",
+        "done_at",
+        "is_accurate",
     ]
-    list_filter = ["status", "reason", "warehouse"]
+    list_filter = ["status", "stage", "reason", "abc_class", ZoneFilter, "warehouse"]
     search_fields = ["location__code", "product__sku", "reference"]
     list_select_related = ["location", "product", "requested_by"]
-    raw_id_fields = ["location", "product", "requested_by"]
+    inlines = [CountAttemptInline]
+    actions = ["approve_variance", "request_recount", "cancel_count"]
+
+    def _act(self, request, queryset, service, verb: str) -> None:
+        if not has_role(request.user, MANAGER):
+            self.message_user(request, f"Only managers {verb}.", messages.ERROR)
+            return
+        done, refused = 0, []
+        for task in queryset:
+            try:
+                service(request_id=task.id, actor=request.user)
+                done += 1
+            except DomainError as error:
+                refused.append(f"#{task.id}: {error.message}")
+        self.message_user(request, f"{done} count(s) done: {verb}.")
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
+
+    @admin.action(description="Approve the variance (post the adjustment)")
+    def approve_variance(self, request, queryset) -> None:
+        self._act(request, queryset, counting.approve_count, "approve variances")
+
+    @admin.action(description="Request a recount by another counter")
+    def request_recount(self, request, queryset) -> None:
+        self._act(request, queryset, counting.request_recount, "request recounts")
+
+    @admin.action(description="Cancel the count")
+    def cancel_count(self, request, queryset) -> None:
+        self._act(request, queryset, counting.cancel_count, "cancel counts")
+
+
+class CountLineInline(admin.TabularInline):
+    model = CountLine
+    fields = ["product", "lot", "expected_at_start", "ledger_moves", "counted", "variance"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CountEntryInline(admin.TabularInline):
+    model = CountEntry
+    fields = ["created_at", "line", "quantity", "scanned", "key"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CountAttempt)
+class CountAttemptAdmin(ReadOnlyAdmin):
+    """Each count of a bin and its lines: expected, moved during the count, counted, variance."""
+
+    list_display = ["request", "number", "counter", "status", "started_at", "submitted_at"]
+    list_filter = ["status", "is_over_threshold"]
+    search_fields = ["request__location__code", "counter__username"]
+    list_select_related = ["request__location", "counter"]
+    inlines = [CountLineInline, CountEntryInline]
 
 
 @admin.register(OutboxMessage)

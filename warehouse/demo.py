@@ -255,13 +255,31 @@ def seed_users(warehouse: Warehouse) -> dict[str, User]:
     return people
 
 
+def seed_more_people(warehouse: Warehouse, role: str, count: int) -> list[User]:
+    """`count` more logins of `role` (picker01, picker02, ...) with the demo password: a shift
+    of pickers working side by side, as the simulator (bench/simulate) needs."""
+    people = []
+    for number in range(1, count + 1):
+        user, created = User.objects.get_or_create(
+            username=f"{role}{number:02d}", defaults={"first_name": f"{role.title()} {number}"}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=role))
+        warehouse.staff.add(user)
+        people.append(user)
+    return people
+
+
 @transaction.atomic
-def seed(stdout: TextIO, *, seed: int = 7) -> Warehouse:
+def seed(stdout: TextIO, *, seed: int = 7, pickers: int = 0) -> Warehouse:
     rng = random.Random(seed)
     warehouse = seed_layout(rng)
     products = seed_products(rng)
     moves = seed_opening_stock(warehouse, products, rng)
     seed_users(warehouse)
+    seed_more_people(warehouse, "picker", pickers)
     bins = Location.objects.filter(warehouse=warehouse, zone__kind__in=Zone.STOCKING_KINDS).count()
     stdout.write(
         f"Warehouse {warehouse.code}: {bins} bins, {len(products)} products, "

@@ -68,3 +68,26 @@ def is_transient_conflict(error: BaseException) -> bool:
         if getattr(candidate, "sqlstate", None) in TRANSIENT_SQLSTATES:
             return True
     return False
+
+
+class WrongCountScan(DomainError):
+    """A cycle count scan that does not fit: another bin, an unknown item, one not counted here."""
+
+    code = "wrong-count-scan"
+    title = "Scan does not fit this count"
+    http_status = 422
+
+
+class CounterNotAllowed(DomainError):
+    """The recount of a variance must be made by someone who has not counted the bin yet, and a
+    variance approved by someone who did not count it."""
+
+    code = "counter-not-allowed"
+    title = "A different person must do this"
+    http_status = 403
+
+
+class NotCountable(DomainError):
+    code = "not-countable"
+    title = "Location is not cycle counted"
+    http_status = 400

@@ -3,13 +3,19 @@
 Lock policy (every writer of stock follows it):
 1. At most the one target location of a move is locked (to check its capacity), before any
    balance row. A transaction that makes several moves may lock several; the outbound services
-   retry a transaction PostgreSQL aborts as a deadlock victim. One exception: a receipt
-   (`receive_stock`) into a location without a capacity limit (a dock floor), whose row the
-   caller has already read in its transaction, locks no location. With no limit there is no
-   load to keep true until commit, so receipts into one dock floor run side by side; a change
+   (allocation, pick confirmations, short picks, skips) retry a transaction PostgreSQL aborts
+   as a deadlock victim. Two exceptions lock no location: a receipt (`receive_stock`) and a
+   pick's move of allocated units (`move_allocated_stock`) into a location without a capacity
+   limit (a dock floor, a staging lane) whose row the caller has already read in its
+   transaction. With no limit there is no load to keep true until commit, so receipts into
+   one dock floor, and pickers bringing goods to one staging lane, run side by side; a change
    of the location committed meanwhile (deactivated, a limit set) takes effect after the
-   receipt, as it does for stock already there. Every other target location is locked.
+   receipt or pick, as it does for stock already there. Every other target location is
+   locked; a capacity-limited staging lane is, by confirmations and short picks alike.
 2. Balance rows are locked together, in ascending id order, after their rows are ensured to exist.
+   A short pick moves the picked units (locking the bin's and the staging balance together)
+   before it releases the shortfall from the bin's balance, so it takes them in the same order
+   as a confirmation from that bin.
 3. Allocation changes on a single balance row use one conditional UPDATE and take no other lock.
 4. Locks are FOR NO KEY UPDATE, never plain FOR UPDATE: inserting a row that references a locked
    row (a StockMove naming the move's other location) takes FOR KEY SHARE on it, which FOR UPDATE

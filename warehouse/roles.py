@@ -11,6 +11,8 @@ DISPATCHER = "dispatcher"
 MANAGER = "manager"
 
 ALL_ROLES: tuple[str, ...] = (DOCK, INSPECTOR, PICKER, DISPATCHER, MANAGER)
+# Who counts bins in cycle counts: inventory control (and managers, who hold every role).
+COUNTERS: tuple[str, ...] = (INSPECTOR,)
 
 
 # The cache lives on the user object, so it lasts as long as the request that loaded the user.

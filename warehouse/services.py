@@ -143,13 +143,12 @@ def _ensure_balance(*, place: Place, product_id: int, lot_id: int | None) -> int
 
 
 def _find_balance(*, place: Place, product_id: int, lot_id: int | None) -> int | None:
-    return (
-        StockBalance.objects.filter(
-            location_id=place.location_id, product_id=product_id, lot_id=lot_id, status=place.status
-        )
-        .values_list("id", flat=True)
-        .first()
-    )
+    # At most one row matches (unique per place, product and lot): no ORDER BY, which with the
+    # model's ordering would join the location, product and lot tables to sort one row.
+    found = StockBalance.objects.filter(
+        location_id=place.location_id, product_id=product_id, lot_id=lot_id, status=place.status
+    ).values_list("id", flat=True)
+    return next(iter(found.order_by()[:1]), None)
 
 
 def _describe(place: Place, product: Product) -> str:
@@ -441,6 +440,112 @@ def move_stock(
         note=note,
         actor=actor,
     )
+
+
+def move_allocated_stock(
+    *,
+    from_location_id: int,
+    source_balance_id: int,
+    to_location: Location,
+    product: Product,
+    quantity: int,
+    lot: Lot | None = None,
+    reason: str = Reason.PICK,
+    reference: str = "",
+    actor: Actor = None,
+) -> int:
+    """Carry `quantity` allocated units of `source_balance_id`, the available balance of
+    `product` (and `lot`) in `from_location_id`, to `to_location` with their allocation
+    (picking); returns the target balance's id.
+
+    What `move_stock(..., allocated=True)` does and raises (InvalidQuantity, LotMismatch,
+    InsufficientStock, CapacityExceeded, StorageClassMismatch, LocationInactive; nothing is
+    written then but, the first time a product reaches the target, its still empty balance
+    row: the caller's transaction rolls back on errors), on the shorter path a pick
+    confirmation needs, without a savepoint: `product`, `lot` and
+    `to_location` (with its zone) are the rows the caller read in this transaction. A target
+    without a capacity limit (a staging lane) is checked as given and not locked (policy in
+    `warehouse.locking`, rule 1), so pickers bringing goods to one lane do not queue on its row;
+    one with a limit is locked and read again. Both balance rows are locked in id order in one
+    statement, and they change with the ledger row in one more.
+    """
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+    if from_location_id == to_location.id:
+        raise InvalidQuantity("Source and target are the same place.")
+    lot_id = lot.id if lot is not None else None
+    _check_lot(product, lot_id, lot)
+    if has_capacity_limit(to_location):
+        to_location = lock_location(to_location.id)
+    check_location_accepts(to_location, product, quantity)
+    target = Place(to_location.id)
+    target_id = _find_balance(place=target, product_id=product.id, lot_id=lot_id)
+    if target_id is None:
+        target_id = _ensure_balance(place=target, product_id=product.id, lot_id=lot_id)
+    locked = lock_balances((source_balance_id, target_id))
+    source = locked.get(source_balance_id)
+    place = Place(from_location_id)
+    if source is None or (
+        source.location_id,
+        source.product_id,
+        source.lot_id,
+        source.status,
+    ) != (from_location_id, product.id, lot_id, StockStatus.AVAILABLE):
+        raise InsufficientStock(f"There is no {_describe(place, product)}.")
+    if source.allocated < quantity:
+        raise InsufficientStock(
+            f"Only {source.allocated} allocated of {_describe(place, product)}; {quantity} asked."
+        )
+    move = StockMove(
+        warehouse_id=to_location.warehouse_id,
+        created_at=timezone.now(),
+        product_id=product.id,
+        lot_id=lot_id,
+        quantity=quantity,
+        from_location_id=source.location_id,
+        from_status=StockStatus.AVAILABLE,
+        to_location_id=to_location.id,
+        to_status=StockStatus.AVAILABLE,
+        reason=reason,
+        reference=reference[:64],
+        note="",
+        actor=recorded_user(actor),
+    )
+    _shift_balances_and_record(move, source_balance_id, target_id)
+    return target_id
+
+
+def _shift_balances_and_record(move: StockMove, source_id: int, target_id: int) -> None:
+    """Take the allocated `move.quantity` off balance `source_id` and put it on `target_id`
+    (both locked by the caller), and write `move` to the ledger: on PostgreSQL one statement,
+    the balance UPDATE being a data-modifying CTE of the move's INSERT."""
+    quantity = move.quantity
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded development default) has no data-modifying CTEs.
+        for balance_id, sign in ((source_id, -1), (target_id, 1)):
+            StockBalance.objects.filter(id=balance_id).update(
+                quantity=F("quantity") + sign * quantity,
+                allocated=F("allocated") + sign * quantity,
+            )
+        move.save(force_insert=True)
+        return
+    table = StockBalance._meta.db_table
+    move_params = [getattr(move, column) for column in _MOVE_COLUMNS]
+    created_at = connection.ops.adapt_datetimefield_value(move.created_at)
+    move_params[_MOVE_COLUMNS.index("created_at")] = created_at
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH shift(id, delta) AS (VALUES (%s::bigint, %s::integer), (%s, %s)), "
+            f"balance AS (UPDATE {table} AS b SET quantity = b.quantity + shift.delta, "
+            "allocated = b.allocated + shift.delta, updated_at = %s "
+            "FROM shift WHERE b.id = shift.id) "
+            f"INSERT INTO {StockMove._meta.db_table} ({', '.join(_MOVE_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(_MOVE_COLUMNS))}) RETURNING id",
+            [source_id, -quantity, target_id, quantity, created_at, *move_params],
+        )
+        move.id = cursor.fetchone()[0]
+    move._state.adding = False
+    move._state.db = connection.alias
 
 
 def change_stock_status(

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from warehouse import outbox
+from warehouse.counts.rules import create_daily_counts
 from warehouse.models import IdempotencyRecord
 
 
@@ -26,3 +27,10 @@ def purge_idempotency_records_task() -> int:
     cutoff = timezone.now() - timedelta(hours=hours)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(acks_late=True)
+def create_cycle_counts_task() -> int:
+    """Create each warehouse's cycle counts for its local today; returns how many were new
+    (none when today's were already created: safe to run hourly)."""
+    return create_daily_counts()

@@ -67,6 +67,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "is_lot_tracked",
             "is_expiry_tracked",
             "min_remaining_shelf_life_days",
+            "unit_cost",
             "is_active",
         ]
         # The default unique validator compares the GTIN as sent; validate_gtin compares the
@@ -360,6 +361,9 @@ class TokenRequest(serializers.Serializer):
 
 class DeviceTokenSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
+    # A device learns its user's id here: assigning pick lists (POST /pick-lists/{id}/assign/)
+    # names the picker by id, and no other endpoint shows it.
+    user_id = serializers.IntegerField(source="user.id", read_only=True)
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -367,6 +371,7 @@ class DeviceTokenSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "user",
+            "user_id",
             "name",
             "prefix",
             "created_at",

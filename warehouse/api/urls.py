@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from warehouse.api import views
+from warehouse.api import background, counts, views
 
 router = DefaultRouter()
 router.register("auth/tokens", views.DeviceTokenViewSet, basename="device-token")
@@ -11,5 +11,7 @@ router.register("lots", views.LotViewSet, basename="lot")
 router.register("locations", views.LocationViewSet, basename="location")
 router.register("stock/balances", views.StockBalanceViewSet, basename="stock-balance")
 router.register("stock/moves", views.StockMoveViewSet, basename="stock-move")
+router.register("count-tasks", counts.CountTaskViewSet, basename="count-task")
+router.register("background-work", background.BackgroundWorkViewSet, basename="background-work")
 
 urlpatterns = router.urls

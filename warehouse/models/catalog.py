@@ -47,6 +47,11 @@ class Product(models.Model):
     min_remaining_shelf_life_days = models.PositiveIntegerField(
         default=0, help_text="Shelf life a customer must still get on delivery."
     )
+    # What one base unit is worth to the business: values count variances against the
+    # threshold (0 = unknown, then only the units threshold applies).
+    unit_cost = models.DecimalField(
+        max_digits=12, decimal_places=4, default=0, validators=[MinValueValidator(0)]
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -60,6 +65,9 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=models.Q(unit_weight_kg__gte=0) & models.Q(unit_volume_m3__gte=0),
                 name="product_dimensions_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_cost__gte=0), name="product_unit_cost_not_negative"
             ),
         ]
 
