@@ -34,6 +34,7 @@ from shipping.models import (
     Wave,
 )
 from warehouse.admin import ReadOnlyAdmin
+from warehouse.admin_access import WarehouseScopedAdmin
 from warehouse.errors import DomainError
 from warehouse.models import Warehouse
 from warehouse.roles import MANAGER, has_role
@@ -105,7 +106,7 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(WarehouseScopedAdmin):
     list_display = [
         "number",
         "warehouse",
@@ -339,7 +340,7 @@ class PackageInline(ReadOnlyInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(WarehouseScopedAdmin):
     list_display = [
         "number",
         "order",
@@ -396,7 +397,8 @@ class DeliveryLineInline(ReadOnlyInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(WarehouseScopedAdmin, ReadOnlyAdmin):
+    warehouse_lookup = "shipment__warehouse"
     list_display = [
         "shipment",
         "delivered_at",
@@ -432,7 +434,7 @@ class ProduceReportForm(forms.Form):
 
 
 @admin.register(KpiReport)
-class KpiReportAdmin(ReadOnlyAdmin):
+class KpiReportAdmin(WarehouseScopedAdmin, ReadOnlyAdmin):
     """Produced reports, for managers: list, download as CSV, view as a printable page."""
 
     list_display = [
@@ -450,19 +452,8 @@ class KpiReportAdmin(ReadOnlyAdmin):
     date_hierarchy = "date"
     fields = ["warehouse", "kind", "date", "summary", "emailed_to", "created_at", "created_by"]
 
-    def has_module_permission(self, request) -> bool:
-        return has_role(request.user, MANAGER)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return has_role(request.user, MANAGER)
-
     def get_queryset(self, request) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("warehouse")
-            .filter(warehouse__in=list_warehouses_for(request.user))
-        )
+        return super().get_queryset(request).select_related("warehouse")
 
     @admin.display(description="OTD")
     def otd(self, report: KpiReport) -> str:
@@ -579,7 +570,7 @@ class SnapshotMetricFilter(admin.SimpleListFilter):
 
 
 @admin.register(KpiSnapshot)
-class KpiSnapshotAdmin(ReadOnlyAdmin):
+class KpiSnapshotAdmin(WarehouseScopedAdmin, ReadOnlyAdmin):
     """Snapshot rows as the KPI computation wrote them, for managers checking a dashboard
     figure; scoped to the warehouses they are on the staff of."""
 
@@ -602,15 +593,6 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
     # Counting every row of a year of slices on each page is not worth its time.
     show_full_result_count = False
 
-    def has_module_permission(self, request) -> bool:
-        return has_role(request.user, MANAGER)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return has_role(request.user, MANAGER)
-
-    def get_queryset(self, request) -> QuerySet:
-        return super().get_queryset(request).filter(warehouse__in=list_warehouses_for(request.user))
-
     def changelist_view(self, request, extra_context=None):
         # Unfiltered, the list would count and group by year every slice of every day (millions
         # of rows); it opens on the whole-warehouse rows, which dashboard figures are read from.
@@ -621,3 +603,6 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
 
 # The admin index links to the Delivery KPIs dashboard (config/urls.py, shipping/kpis/dashboard.py).
 admin.site.index_template = "admin/kpis/index.html"
+
+# Tracking and webhooks register their admin in a module of their own.
+from shipping import admin_tracking  # noqa: E402, F401

@@ -23,6 +23,7 @@ from config.api.scoping import ScopedQuerysetMixin
 from config.api.throttling import SCAN_THROTTLES
 from shipping import selectors, services
 from shipping.api import serializers as s
+from shipping.api import tracking
 from shipping.errors import UnknownPackage
 from shipping.models import Customer, Delivery, Order, PickList, PickTask, Shipment, Wave
 from warehouse.models import Product
@@ -117,12 +118,13 @@ def resolve_order_specs(rows: list[dict], user) -> list[services.OrderSpec]:
 class OrderViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Customer orders: create one or many, allocate, cancel."""
+    """Customer orders: create one or many, allocate, cancel; their tracking."""
 
     serializer_class = s.OrderSerializer
     permission_classes = [RolePermission]
     read_roles = ALL_ROLES
     write_roles = PLANNERS
+    action_roles = {"tracking": PLANNERS}
     filterset_fields = ["warehouse", "status", "requested_date", "customer", "wave", "carrier"]
     ordering_fields = ["id", "requested_date", "priority", "created_at"]
 
@@ -178,6 +180,13 @@ class OrderViewSet(
             order_id=order.id, actor=request.user, reason=data.validated_data["reason"]
         )
         return Response(s.OrderSerializer(self.get_queryset().get(id=order.id)).data)
+
+    @extend_schema(responses={200: tracking.OrderTrackingSerializer})
+    @action(detail=True, methods=["get"])
+    def tracking(self, request, pk=None):
+        """The order's tracking timeline (with who did what) and its public tracking link."""
+        order = self.get_object()
+        return Response(tracking.OrderTrackingSerializer(tracking.order_tracking(order.id)).data)
 
 
 class WaveViewSet(
@@ -284,7 +293,13 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
     model = PickTask
 
     def get_scoped_queryset(self):
-        return selectors.list_pick_tasks(user=self.request.user)
+        tasks = selectors.list_pick_tasks(user=self.request.user)
+        if self.action in ("confirm", "short", "skip"):
+            # What the services take from the task (`task=`), without the order's columns.
+            tasks = tasks.select_related(None).select_related(
+                "location", "product", "lot", "order_line"
+            )
+        return tasks
 
     def _scan(self, request, write) -> Response:
         task: PickTask = self.get_object()
@@ -293,7 +308,8 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
             outcome = write(task)
             return Response(asdict(outcome))
 
-        return idempotent(request, handler, required=True)
+        # A deadlock victim is run again whole, the key's claim with it (see the service).
+        return idempotent(request, handler, required=True, retry_conflicts=True)
 
     @extend_schema(
         request=s.ConfirmPickInput,
@@ -314,6 +330,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
                 item_scan=values["item"],
                 quantity=values["quantity"],
                 actor=request.user,
+                task=task,
             )
 
         return self._scan(request, write)
@@ -338,6 +355,7 @@ class PickTaskViewSet(ScopedQuerysetMixin, mixins.RetrieveModelMixin, viewsets.G
                 bin_code=values["bin"],
                 item_scan=values["item"],
                 actor=request.user,
+                task=task,
             )
 
         return self._scan(request, write)
@@ -364,7 +382,7 @@ class ShipmentViewSet(
     permission_classes = [RolePermission]
     read_roles = ALL_ROLES
     write_roles = PLANNERS
-    action_roles = {"pack": (PICKER, DISPATCHER), "deliver": (DISPATCHER,)}
+    action_roles = {"pack": (PICKER, DISPATCHER), "deliver": (DISPATCHER,), "tracking": PLANNERS}
     filterset_fields = ["warehouse", "status", "order", "vehicle_code"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -375,6 +393,15 @@ class ShipmentViewSet(
 
     def _answer(self, shipment_id: int) -> Response:
         return Response(s.ShipmentSerializer(self.get_queryset().get(id=shipment_id)).data)
+
+    @extend_schema(responses={200: tracking.OrderTrackingSerializer})
+    @action(detail=True, methods=["get"])
+    def tracking(self, request, pk=None):
+        """The tracking timeline and public link of the shipment's order (the tracked unit)."""
+        shipment = self.get_object()
+        return Response(
+            tracking.OrderTrackingSerializer(tracking.order_tracking(shipment.order_id)).data
+        )
 
     @extend_schema(request=s.PackInput, responses={200: s.ShipmentSerializer})
     @action(detail=True, methods=["post"])

@@ -1,13 +1,13 @@
 """Recompute KPI snapshots and histograms from the source rows, in the database.
 
-For each warehouse, in its own time zone and its own transaction: every metric family is
-aggregated by one or a few `WITH base AS (...) INSERT ... SELECT ... GROUP BY ... ON CONFLICT
-DO UPDATE` statements (see `shipping.kpis.statements`; a family's source rows read by several
-statements are materialised once in a temporary table), each row stamped with this run's
-`computed_at`; then the warehouse's rows of those days that this run did not write (a slice
-that no longer exists, a delivery re-dated to another day) are deleted. Two recomputations of
-one warehouse are serialised (an advisory lock on PostgreSQL; SQLite has a single writer).
-Days without any rows yet (a backfill) are inserted without the conflict clause.
+For each warehouse, in its own time zone and its own transaction: the warehouse's rows of
+those days are deleted, then every metric family is aggregated by one or a few `WITH base AS
+(...) INSERT ... SELECT ... GROUP BY ... ORDER BY` statements (see `shipping.kpis.statements`;
+a family's source rows read by several statements are materialised once in a temporary table),
+each row stamped with this run's `computed_at`. Readers see the old rows until the transaction
+commits. The deleted rows that were not written again (a slice that no longer exists, a
+delivery re-dated to another day) are counted as stale. Two recomputations of one warehouse's
+days are serialised (advisory locks on PostgreSQL; SQLite has a single writer).
 
 The metric definitions are in docs/kpis.md.
 """
@@ -30,6 +30,7 @@ from shipping.kpis.outbound import write_outbound_kpis
 from shipping.kpis.statements import Run
 from shipping.models import Dimension, KpiHistogram, KpiSnapshot
 from shipping.services.common import setting
+from warehouse.kpis import write_inventory_kpis
 from warehouse.models import Warehouse
 
 
@@ -67,47 +68,72 @@ def _in(values: list[str]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _has_rows(
-    cursor, warehouse_id: int, date_from: dt.date, date_to: dt.date, dialect: Dialect
-) -> bool:
-    """Whether the warehouse has snapshot rows on any of these days (every metric with data
-    on a day has a whole-warehouse row, and histograms come with snapshots)."""
-    cursor.execute(
-        f"SELECT 1 FROM {connection.ops.quote_name(KpiSnapshot._meta.db_table)} "
-        f"WHERE warehouse_id = %s AND metric IN ({_in(_METRICS)}) AND dimension = %s "
-        "AND date >= %s AND date <= %s LIMIT 1",
+# Per table: the columns naming a row within one warehouse (its unique constraint).
+_SLICE_COLUMNS = {
+    KpiSnapshot: ("metric", "dimension", "date", "key"),
+    KpiHistogram: ("metric", "dimension", "date", "key", "bucket"),
+}
+
+
+def _replaced_table(model) -> str:
+    return connection.ops.quote_name(f"kpi_replaced_{model._meta.model_name}")
+
+
+def _in_range(run: Run) -> tuple[str, list]:
+    return (
+        f"warehouse_id = %s AND metric IN ({_in(_METRICS)}) "
+        f"AND dimension IN ({_in(_DIMENSIONS)}) AND date >= %s AND date <= %s",
         [
-            warehouse_id,
+            run.warehouse_id,
             *_METRICS,
-            str(Dimension.ALL),
-            dialect.date(date_from),
-            dialect.date(date_to),
+            *_DIMENSIONS,
+            run.dialect.date(run.date_from),
+            run.dialect.date(run.date_to),
         ],
     )
-    return cursor.fetchone() is not None
 
 
-def _delete_stale(cursor, run: Run) -> int:
-    """Rows of the run's warehouse and days not written by this run. Compared by inequality
-    with the stamp, not "older than", so a clock that went back cannot keep a stale row."""
+def _clear_range(cursor, run: Run) -> int:
+    """Delete the rows of the run's warehouse and days before they are written anew; returns
+    how many were deleted.
+
+    Deleting and inserting costs about half of upserting over the same rows (an update also
+    locks the old row and writes a new version into every index), and within the run's
+    transaction readers keep seeing the old rows until it commits. The deleted rows' slices
+    are kept in a temporary table, to count afterwards those not written again.
+    """
+    where, params = _in_range(run)
     deleted = 0
-    for model in (KpiSnapshot, KpiHistogram):
+    for model, columns in _SLICE_COLUMNS.items():
+        source = connection.ops.quote_name(model._meta.db_table)
+        names = ", ".join(columns)
+        replaced = _replaced_table(model)
         cursor.execute(
-            f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)} "
-            f"WHERE warehouse_id = %s AND metric IN ({_in(_METRICS)}) "
-            f"AND dimension IN ({_in(_DIMENSIONS)}) AND date >= %s AND date <= %s "
-            "AND computed_at <> %s",
-            [
-                run.warehouse_id,
-                *_METRICS,
-                *_DIMENSIONS,
-                run.dialect.date(run.date_from),
-                run.dialect.date(run.date_to),
-                run.dialect.timestamp(run.stamp),
-            ],
+            f"CREATE TEMPORARY TABLE {replaced} AS SELECT {names} FROM {source} WHERE 1 = 0"
         )
-        deleted += max(cursor.rowcount, 0)
+        deleted += run.dialect.move_rows(
+            cursor, source=source, target=replaced, columns=names, where=where, params=params
+        )
     return deleted
+
+
+def _count_stale(cursor, run: Run, deleted: int) -> int:
+    """How many of the deleted rows this run did not write again: slices that no longer
+    exist (a delivery re-dated to another day, a carrier corrected)."""
+    stale = 0
+    for model, columns in _SLICE_COLUMNS.items():
+        replaced = _replaced_table(model)
+        if deleted:
+            same = " AND ".join(f"written.{column} = replaced.{column}" for column in columns)
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {replaced} replaced WHERE NOT EXISTS ("
+                f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} written "
+                f"WHERE written.warehouse_id = %s AND {same})",
+                [run.warehouse_id],
+            )
+            stale += cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {replaced}")
+    return stale
 
 
 def recompute_warehouse(
@@ -131,12 +157,19 @@ def recompute_warehouse(
             stamp=timezone.now(),
             tolerance_seconds=60.0 * int(setting("DELIVERY_WINDOW_TOLERANCE_MINUTES", 15)),
             dialect=dialect,
-            upsert=_has_rows(cursor, warehouse.id, date_from, date_to, dialect),
+            # The range is cleared first: nothing can conflict.
+            upsert=False,
         )
+        deleted = _clear_range(cursor, run)
         rows, histograms = write_outbound_kpis(cursor, run)
         inbound_rows, inbound_histograms = write_inbound_kpis(cursor, run)
-        deleted = _delete_stale(cursor, run) if run.upsert else 0
-        return rows + inbound_rows, histograms + inbound_histograms, deleted
+        inventory_rows, inventory_histograms = write_inventory_kpis(cursor, run)
+        stale = _count_stale(cursor, run, deleted)
+        return (
+            rows + inbound_rows + inventory_rows,
+            histograms + inbound_histograms + inventory_histograms,
+            stale,
+        )
 
 
 def recompute_kpis(

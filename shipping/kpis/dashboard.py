@@ -66,7 +66,10 @@ BARS_SHOWN = 20
 MAX_CUSTOM_DAYS = 3 * 366
 # The tiles, in three rows: the delivery, the dispatch and the warehouse floor.
 TILE_GROUPS = (
-    ("Delivery", ("otd", "otif", "late", "early", "minutes_late", "cycle_time_total")),
+    (
+        "Delivery",
+        ("otd", "otif", "late", "early", "minutes_late", "cycle_time_total", "return_rate"),
+    ),
     (
         "Dispatch",
         ("on_time_shipment", "cycle_time_internal", "fill_rate_lines", "fill_rate_units"),
@@ -79,6 +82,7 @@ TILE_GROUPS = (
             "lines_per_picker_hour",
             "dock_to_stock",
             "receiving_accuracy",
+            "inventory_record_accuracy",
         ),
     ),
 )

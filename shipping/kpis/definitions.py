@@ -1,7 +1,7 @@
 """The KPI catalogue: what each metric means, how it is shown and how it can be sliced.
 
 The formulas and the events behind them are in docs/kpis.md; the SQL is in
-shipping/kpis/compute.py (outbound) and receiving/kpis.py (inbound).
+shipping/kpis/compute.py (outbound) and receiving/kpis.py (inbound and returns).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ SHIPMENT_DIMENSIONS = (Dimension.ALL, Dimension.CARRIER, Dimension.VEHICLE, Dime
 SHIPMENT_DETAIL_DIMENSIONS = (Dimension.ALL, Dimension.CARRIER, Dimension.VEHICLE)
 PICK_DIMENSIONS = (Dimension.ALL, Dimension.PICKER)
 INBOUND_DIMENSIONS = (Dimension.ALL, Dimension.CARRIER, Dimension.SUPPLIER)
+RETURN_DIMENSIONS = (Dimension.ALL, Dimension.PRODUCT, Dimension.CUSTOMER, Dimension.REASON)
+INVENTORY_DIMENSIONS = (Dimension.ALL, Dimension.ZONE)
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -182,6 +184,25 @@ METRICS: tuple[Metric, ...] = (
         True,
         INBOUND_DIMENSIONS,
         "ASN lines of closed receipts without a discrepancy / ASN lines.",
+    ),
+    Metric(
+        "return_rate",
+        "Return rate",
+        Kind.RATE,
+        "%",
+        False,
+        RETURN_DIMENSIONS,
+        "Units received back on customer returns / units delivered (by reason: / all units "
+        "delivered), each on its own local day.",
+    ),
+    Metric(
+        "inventory_record_accuracy",
+        "Inventory record accuracy",
+        Kind.RATE,
+        "%",
+        True,
+        INVENTORY_DIMENSIONS,
+        "Bins (or bin-products) counted without variance / bins counted, by cycle counts done.",
     ),
 )
 

@@ -9,7 +9,9 @@ from shipping.models.shipments import (
     Shipment,
     ShipmentLine,
 )
+from shipping.models.tracking import Tracking, TrackingEvent, TrackingReason, TrackingStatus
 from shipping.models.waves import PickList, PickTask, Wave
+from shipping.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Allocation",
@@ -29,5 +31,12 @@ __all__ = [
     "SerialCounter",
     "Shipment",
     "ShipmentLine",
+    "Tracking",
+    "TrackingEvent",
+    "TrackingReason",
+    "TrackingStatus",
     "Wave",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -18,6 +18,9 @@ class Dimension(models.TextChoices):
     CUSTOMER = "customer", "Customer"
     SUPPLIER = "supplier", "Supplier"
     PICKER = "picker", "Picker"
+    PRODUCT = "product", "Product"
+    REASON = "reason", "Reason"
+    ZONE = "zone", "Zone"
 
 
 class KpiSnapshot(models.Model):
@@ -29,7 +32,13 @@ class KpiSnapshot(models.Model):
     """
 
     date = models.DateField(help_text="The warehouse's local day.")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="+")
+    # No database constraint and no index of its own: a recompute writes millions of rows,
+    # and a per-row foreign-key check cost as much as the insert itself. The recompute holds
+    # the warehouse row (FOR KEY SHARE) instead, and the unique constraint, which leads with
+    # the warehouse, serves lookups by warehouse. Deleting a warehouse still cascades.
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     dimension = models.CharField(max_length=16, choices=Dimension.choices)
     key = models.CharField(max_length=64, blank=True, help_text="Blank for the whole warehouse.")
     label = models.CharField(max_length=120, blank=True)
@@ -64,7 +73,10 @@ class KpiHistogram(models.Model):
     """
 
     date = models.DateField()
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="+")
+    # As KpiSnapshot.warehouse: no constraint, no index of its own.
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     dimension = models.CharField(max_length=16, choices=Dimension.choices)
     key = models.CharField(max_length=64, blank=True)
     metric = models.CharField(max_length=40)

@@ -45,8 +45,9 @@ def picker_required(*roles: str):
 
 def _own_list(request: HttpRequest, pk: int) -> PickList:
     """The pick list if the user may work on it: their own, or any visible one for managers."""
-    lists = selectors.list_pick_lists(user=request.user)
-    pick_list = get_object_or_404(lists, pk=pk)
+    # The pages read the tasks through `get_pick_progress`, not the list's prefetched ones.
+    lists = selectors.list_pick_lists(user=request.user).prefetch_related(None)
+    pick_list = get_object_or_404(lists.select_related("staging_location"), pk=pk)
     if pick_list.picker_id not in (None, request.user.id) and not has_role(request.user, MANAGER):
         raise PermissionDenied("This pick list belongs to another picker.")
     return pick_list
@@ -138,10 +139,10 @@ def task(request: HttpRequest, pk: int) -> HttpResponse:
     key = post.get("key", "")
     try:
         if step == "bin":
-            services.check_bin(task_id=task_id_int, code=code)
+            services.check_bin(task_id=task_id_int, code=code, task=progress.current)
             return _render_task(request, current, step="item", bin_code=code)
         if step == "item":
-            services.check_item(task_id=task_id_int, scan=code)
+            services.check_item(task_id=task_id_int, scan=code, task=progress.current)
             return _render_task(request, current, step="quantity", bin_code=bin_code, item=code)
         if step == "confirm":
             quantity = _quantity(post.get("quantity", ""))
@@ -152,6 +153,7 @@ def task(request: HttpRequest, pk: int) -> HttpResponse:
                 quantity=quantity,
                 actor=request.user,
                 idempotency_key=key,
+                task=progress.current,
             )
             return redirect("pick:task", pk=pk)
         if step == "short-form":
@@ -166,6 +168,7 @@ def task(request: HttpRequest, pk: int) -> HttpResponse:
                 item_scan=item,
                 actor=request.user,
                 idempotency_key=key,
+                task=progress.current,
             )
             if not outcome.replayed:
                 messages.warning(

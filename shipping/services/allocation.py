@@ -36,8 +36,17 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from shipping.models import Allocation, Order, OrderLine, OutboundEvent, PickTask, Shipment
+from shipping.models import (
+    Allocation,
+    Order,
+    OrderLine,
+    OutboundEvent,
+    PickTask,
+    Shipment,
+    TrackingStatus,
+)
 from shipping.services.common import record_event, retry_on_conflict, setting
+from shipping.services.tracking import record_allocations, record_tracking
 from shipping.transitions import check_transition
 from warehouse.errors import InsufficientStock
 from warehouse.models import CountRequest, StockBalance, StockStatus, Zone
@@ -398,6 +407,7 @@ def allocate_orders(*, order_ids: Sequence[int], actor=None) -> list[AllocationR
         changed_lines: list[OrderLine] = []
         changed_orders: list[Order] = []
         events: list[OutboundEvent] = []
+        changes: list[tuple[Order, str, str]] = []
         now = timezone.now()
         for order_id in dict.fromkeys(order_ids):
             order = orders.get(order_id)
@@ -417,6 +427,7 @@ def allocate_orders(*, order_ids: Sequence[int], actor=None) -> list[AllocationR
                 changed_lines.append(line)
             status = _status_after_allocation(order, lines)
             check_transition("order", order.status, status, label=order.number)
+            changes.append((order, order.status, status))
             order.status = status
             order.updated_at = now
             changed_orders.append(order)
@@ -436,6 +447,7 @@ def allocate_orders(*, order_ids: Sequence[int], actor=None) -> list[AllocationR
         Allocation.objects.bulk_create(new_allocations)
         _write_counters(changed_lines, changed_orders, now)
         OutboundEvent.objects.bulk_create(events)
+        record_allocations(changes=changes, actor=actor)
         return results
 
 
@@ -574,4 +586,5 @@ def cancel_order(*, order_id: int, actor=None, reason: str = "") -> Order:
         actor=actor,
         data={"released_units": sum(a.quantity for a in live), "reason": reason},
     )
+    record_tracking(order_id=order.id, status=TrackingStatus.CANCELLED, actor=actor)
     return order

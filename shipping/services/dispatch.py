@@ -20,9 +20,11 @@ from shipping.models import (
     Package,
     Shipment,
     ShipmentLine,
+    TrackingStatus,
 )
 from shipping.services.common import record_event, setting
 from shipping.services.packing import _lock_shipment
+from shipping.services.tracking import delivery_outcome, planned_eta, record_tracking
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
 from warehouse.roles import recorded_user
@@ -178,6 +180,18 @@ def dispatch_shipment(*, shipment_id: int, actor=None) -> Shipment:
         actor=actor,
         data={"units": sum(a.quantity for a in picked), "cut": cut},
     )
+    record_tracking(
+        order_id=order.id, status=TrackingStatus.DISPATCHED, shipment_id=shipment.id, actor=actor
+    )
+    if not order.carrier:
+        # Our own vehicle left with it: it is on its way to the customer, at the planned ETA.
+        record_tracking(
+            order_id=order.id,
+            status=TrackingStatus.OUT_FOR_DELIVERY,
+            shipment_id=shipment.id,
+            eta=planned_eta(order.id),
+            actor=actor,
+        )
     return shipment
 
 
@@ -270,5 +284,13 @@ def confirm_delivery(
         shipment_id=shipment.id,
         actor=actor,
         data={"on_time": delivery.is_on_time, "in_full": in_full, "exception": exception},
+    )
+    status, reason = delivery_outcome(
+        exception=exception,
+        delivered=sum(delivered_quantities.values()),
+        shipped=sum(shipped.values()),
+    )
+    record_tracking(
+        order_id=order.id, status=status, reason=reason, shipment_id=shipment.id, actor=actor
     )
     return delivery

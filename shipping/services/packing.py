@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from shipping.errors import InvalidDockDoor, InvalidStagingLane
-from shipping.models import Allocation, Order, Package, SerialCounter, Shipment
+from shipping.models import Allocation, Order, Package, SerialCounter, Shipment, TrackingStatus
 from shipping.services.common import record_event, setting
+from shipping.services.tracking import record_tracking
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
 from warehouse.gs1 import make_sscc
@@ -87,6 +88,9 @@ def pack_shipment(*, shipment_id: int, packages: list[PackageSpec], actor=None) 
         actor=actor,
         data={"packages": serials},
     )
+    record_tracking(
+        order_id=order.id, status=TrackingStatus.PACKED, shipment_id=shipment.id, actor=actor
+    )
     return shipment
 
 
@@ -153,5 +157,8 @@ def stage_shipment(
         shipment_id=shipment.id,
         actor=actor,
         data={"lane": lane.code, "door": door.code if door else ""},
+    )
+    record_tracking(
+        order_id=order.id, status=TrackingStatus.STAGED, shipment_id=shipment.id, actor=actor
     )
     return shipment

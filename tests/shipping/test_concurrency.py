@@ -11,31 +11,10 @@ from shipping import services
 from shipping.models import Allocation, Order
 from tests.factories import shipping as sf
 from tests.factories import warehouse as wf
+from tests.threads import run_together
 from warehouse import selectors
 from warehouse.models import StockBalance
 from warehouse.services import receive_stock
-
-
-def run_together(jobs) -> list[BaseException]:
-    """Run each job in its own thread and connection, all released by one barrier."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def worker(job) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 @pytest.mark.django_db(transaction=True)

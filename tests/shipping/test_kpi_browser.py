@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from shipping.kpis.compute import recompute_kpis
 from shipping.models import Order, Shipment
+from tests.browser import click_and_wait, headless_chromium
 from tests.factories import routing as rf
 from tests.factories import shipping as sf
 from tests.factories import warehouse as wf
@@ -29,32 +28,7 @@ WIDTH, HEIGHT = 1280, 1000
 
 @pytest.fixture
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_window_size(WIDTH, HEIGHT)
-    yield driver
-    driver.quit()
-
-
-def click_and_wait(driver, element) -> None:
-    """Click a link or button that loads a new page, and wait for that page."""
-    element.click()
-    wait = WebDriverWait(driver, 10)
-    wait.until(ec.staleness_of(element))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    yield from headless_chromium(WIDTH, HEIGHT)
 
 
 def late_orders(driver) -> list[str]:

@@ -454,6 +454,49 @@ def test_a_manager_sees_only_the_warehouses_they_are_staff_of(page_rows, users, 
     assert len(read_csv(export)) == 1  # the header only
 
 
+def late_delivery_links(late) -> dict[str, str]:
+    """The drill-down pages the late-deliveries table links to."""
+    shipment = late["late"]
+    return {
+        "order": reverse("admin:shipping_order_change", args=[shipment.order_id]),
+        "shipment": reverse("admin:shipping_shipment_change", args=[shipment.id]),
+        "route sheet": reverse(
+            "admin:routing_routeplan_route_sheet", args=[late["route"].plan_id, 7]
+        ),
+        "route plan": reverse("admin:routing_routeplan_change", args=[late["route"].plan_id]),
+        "delivery": reverse("admin:shipping_delivery_change", args=[shipment.delivery.id]),
+    }
+
+
+def test_a_manager_follows_every_drill_down_link(page_rows, users, late):
+    manager = users["manager"]
+    assert not manager.is_superuser and not manager.user_permissions.exists()
+    client = admin_client(manager)
+    for page, url in late_delivery_links(late).items():
+        response = client.get(url)
+        assert response.status_code == 200, page
+    assert "SO-LATE" in client.get(reverse("admin:shipping_order_changelist")).content.decode()
+
+
+def test_drill_down_pages_never_show_another_warehouses_rows(page_rows, users, late):
+    outsider = admin_client(users["outsider"])  # a manager of OTHER
+    for page, url in late_delivery_links(late).items():
+        response = outsider.get(url)
+        # Not found: admin sends a missing object back to its index, a route sheet is a 404.
+        assert response.status_code in (302, 404), page
+        assert "SO-LATE" not in response.content.decode(), page
+    for changelist in ("shipping_order", "shipping_shipment", "shipping_delivery"):
+        listed = outsider.get(reverse(f"admin:{changelist}_changelist")).content.decode()
+        assert "SO-LATE" not in listed and "SO-EDGE" not in listed, changelist
+
+
+def test_other_staff_may_not_follow_the_links(page_rows, users, late):
+    for role in ("dock", "picker", "dispatcher"):
+        client = admin_client(users[role])
+        for page, url in late_delivery_links(late).items():
+            assert client.get(url).status_code == 403, (role, page)
+
+
 def test_csv_exports(page_rows, users):
     client = admin_client(users["manager"])
 

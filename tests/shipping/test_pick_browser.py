@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from shipping import services
 from shipping.models import Order, PickList, PickTask
+from tests.browser import focused, headless_chromium, submit, wait_for_next_page
 from tests.factories import shipping as sf
 from tests.factories import warehouse as wf
 from warehouse.models import CountRequest, StockMove
@@ -29,46 +27,7 @@ WIDTH, HEIGHT = 360, 740
 
 @pytest.fixture
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_window_size(WIDTH, HEIGHT)
-    yield driver
-    driver.quit()
-
-
-def submit(driver, element, text: str) -> None:
-    """Type like a wedge scanner: the characters, then Enter; wait for the next page."""
-    element.clear()
-    element.send_keys(text + Keys.ENTER)
-    wait_for_next_page(driver, element)
-
-
-def wait_for_next_page(driver, old_element) -> None:
-    wait = WebDriverWait(driver, 10)
-    wait.until(ec.staleness_of(old_element))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-
-def focused(driver, element_id: str | None = None):
-    """The element holding the focus (the scanner's target), once the page has settled."""
-    if element_id is not None:
-        WebDriverWait(driver, 10).until(
-            lambda d: d.switch_to.active_element.get_attribute("id") == element_id
-        )
-    return driver.switch_to.active_element
+    yield from headless_chromium(WIDTH, HEIGHT)
 
 
 @pytest.mark.browser

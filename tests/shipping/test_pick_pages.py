@@ -154,6 +154,9 @@ def test_short_pick_and_finish_from_the_page(two_task_list, users):
     )
     assert "is done" in done.content.decode()
     assert PickList.objects.get().status == PickList.Status.DONE
+    # The finished list offers no start, only the way back.
+    finished = client.get(f"/pick/lists/{two_task_list.id}/").content.decode()
+    assert 'id="start"' not in finished and 'id="finished"' in finished
     assert Order.objects.get().status == Order.Status.PICKED
     assert Order.objects.get().lines.get(product=tasks[1].product).quantity_backordered == 4
 

@@ -18,7 +18,7 @@ def _day(value: str) -> dt.date:
 class Command(BaseCommand):
     help = (
         "Recompute KPI snapshots and histograms for the local days --from .. --to (inclusive) "
-        "of every warehouse, or of one. Safe to run again: rows are upserted."
+        "of every warehouse, or of one. Safe to run again: each day's rows are replaced."
     )
 
     def add_arguments(self, parser) -> None:
