@@ -400,8 +400,8 @@ def generate(conn, args, first_day: dt.date) -> list[tuple[str, float]]:
             (
                 "warehouse_product (id, sku, name, base_unit, unit_weight_kg, unit_volume_m3,"
                 " storage_class, is_lot_tracked, is_expiry_tracked,"
-                " min_remaining_shelf_life_days, is_active)",
-                ((*row, "ambient", False, False, 0, True) for row in product_rows()),
+                " min_remaining_shelf_life_days, is_active, unit_cost)",
+                ((*row, "ambient", False, False, 0, True, 0) for row in product_rows()),
             ),
             (
                 "shipping_customer (id, code, name, address, latitude, longitude, window_start,"

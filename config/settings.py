@@ -161,7 +161,8 @@ CACHE_URL = os.environ.get("CACHE_URL", os.environ.get("REDIS_URL", ""))
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis backend, reusing its Redis client objects (see config/cache.py).
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "dockside",
             # A Redis that is down must not hold requests: throttles then let them through.
@@ -196,6 +197,8 @@ REST_FRAMEWORK = {
         "login": os.environ.get("THROTTLE_LOGIN", "10/minute"),
         # Per user, on every scan and confirmation endpoint: far above what a person can scan.
         "scan": os.environ.get("THROTTLE_SCAN", "1200/minute"),
+        # The public tracking page and its JSON, per client address (no login there).
+        "tracking": os.environ.get("THROTTLE_TRACKING", "30/minute"),
     },
     # Proxies in front of the app: the client address is then taken from X-Forwarded-For.
     "NUM_PROXIES": int(os.environ["THROTTLE_NUM_PROXIES"])
@@ -219,7 +222,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StockStatusEnum": "warehouse.models.stock.StockStatus",
         "AsnStatusEnum": "receiving.models.InboundShipment.Status",
+        "ReturnStatusEnum": "receiving.models.ReturnAuthorisation.Status",
+        "ReturnReasonEnum": "receiving.models.ReturnReason",
+        "ReturnDispositionEnum": "receiving.models.ReturnDisposition.Kind",
+        "InspectionDispositionEnum": "receiving.models.Inspection.Disposition",
+        "ReceiptStatusEnum": "receiving.models.Receipt.Status",
         "RoutePlanStatusEnum": "routing.models.RoutePlan.Status",
+        "TrackingStatusEnum": "shipping.models.tracking.TrackingStatus",
+        "WebhookDeliveryStatusEnum": "shipping.models.webhooks.WebhookDelivery.Status",
+        "CountTaskStatusEnum": "warehouse.models.counts.CountRequest.Status",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
@@ -238,6 +249,23 @@ SPECTACULAR_SETTINGS = {
         "config.api.schema.declare_local_times",
     ],
 }
+
+# E-mail (the daily reports to managers). Without EMAIL_HOST messages are
+# written to the console, so the embedded default never tries an SMTP server that is not there.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 587))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "dockside@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery. Without REDIS_URL tasks run eagerly in-process, so the embedded default needs no broker.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -285,6 +313,17 @@ CELERY_BEAT_SCHEDULE["recompute-last-week-kpis"] = {
     "schedule": crontab(hour=2, minute=30),
 }
 
+# Cycle counts: hourly, each warehouse's counts for its local day (idempotent: the first run
+# after local midnight creates them, later runs nothing).
+CELERY_BEAT_SCHEDULE["create-cycle-counts"] = {
+    "task": "warehouse.tasks.create_cycle_counts_task",
+    "schedule": crontab(minute=40),
+}
+# Webhooks: every 30 seconds, send the deliveries whose next attempt is due (docs/tracking.md).
+CELERY_BEAT_SCHEDULE["deliver-due-webhooks"] = {
+    "task": "shipping.tasks.deliver_due_webhooks_task",
+    "schedule": 30.0,
+}
 # Platform housekeeping: old outbox messages and expired idempotency keys, nightly.
 CELERY_BEAT_SCHEDULE["purge-outbox"] = {
     "task": "warehouse.tasks.purge_outbox_task",
@@ -339,6 +378,25 @@ DOCKSIDE = {
     ),
     # E-mail each warehouse's daily on-time-delivery report to its managers.
     "KPI_REPORT_EMAIL": env_bool("DOCKSIDE_KPI_REPORT_EMAIL", False),
+    # Tracking links point here (the public address of this service).
+    "PUBLIC_URL": os.environ.get("DOCKSIDE_PUBLIC_URL", "http://localhost:8000"),
+    # The ETA window on the tracking page: the planned arrival +/- this.
+    "TRACKING_ETA_MARGIN_MINUTES": int(os.environ.get("DOCKSIDE_TRACKING_ETA_MARGIN_MINUTES", 30)),
+    # Webhook retries (docs/tracking.md): 30 s, 1, 2, 4 ... minutes with jitter, at most 30
+    # minutes apart (always below the broker's visibility timeout), given up after 72 hours.
+    "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("DOCKSIDE_WEBHOOK_TIMEOUT_SECONDS", 5)),
+    "WEBHOOK_RETRY_BASE_SECONDS": 30,
+    "WEBHOOK_RETRY_CAP_SECONDS": 1800,
+    "WEBHOOK_GIVE_UP_AFTER_HOURS": int(os.environ.get("DOCKSIDE_WEBHOOK_GIVE_UP_AFTER_HOURS", 72)),
+    # Cycle counts (docs/counts.md): ABC classes by picks over the look-back, as shares of the
+    # products in stock ranked by picks (C is the rest), and days between counts per class.
+    "COUNT_CLASS_SHARES": {"A": "0.20", "B": "0.30"},
+    "COUNT_INTERVAL_DAYS": {"A": 30, "B": 91, "C": 365},
+    "COUNT_PICK_LOOKBACK_DAYS": int(os.environ.get("DOCKSIDE_COUNT_PICK_LOOKBACK_DAYS", 90)),
+    # A count line varying by more units, or by more value (units x unit cost), than these
+    # needs a recount by another counter; within both it is adjusted at once.
+    "COUNT_VARIANCE_UNITS": int(os.environ.get("DOCKSIDE_COUNT_VARIANCE_UNITS", 2)),
+    "COUNT_VARIANCE_VALUE": os.environ.get("DOCKSIDE_COUNT_VARIANCE_VALUE", "50.00"),
 }
 
 LOGGING = {

@@ -22,6 +22,9 @@ urlpatterns = [
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("pick/", include("shipping.pick.urls")),
+    path("counts/", include("warehouse.counts.urls")),
+    # Public, no login: a shipment's tracking page and JSON behind its unguessable token.
+    path("track/", include("shipping.track.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

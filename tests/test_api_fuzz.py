@@ -58,18 +58,35 @@ from receiving.models import (
     InspectionRule,
     PutawayTask,
     Receipt,
+    ReturnAuthorisation,
+    ReturnReceipt,
     Supplier,
 )
 from routing.models import RoutePlan, RouteStop, Vehicle
-from shipping.models import Customer, Order, OrderLine, Package, PickList, PickTask, Shipment, Wave
+from shipping.models import (
+    Customer,
+    Order,
+    OrderLine,
+    Package,
+    PickList,
+    PickTask,
+    Shipment,
+    Wave,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from tests.conftest import make_user
 from tests.factories import receiving as rf
+from tests.factories import returns as returns_f
 from tests.factories import routing as routing_f
 from tests.factories import shipping as sf
 from tests.factories import states
+from tests.factories import tracking as tracking_f
 from tests.factories import warehouse as wf
 from tests.openapi import failures_of, live_schema, send
+from warehouse.counts import services as counting
 from warehouse.models import (
+    CountRequest,
     DeviceToken,
     DockDoor,
     Location,
@@ -95,6 +112,7 @@ ROLES = (*ALL_ROLES, "outsider")
 # The model behind `{id}`, by the path before it (under /api/v1/).
 RESOURCES: dict[str, type] = {
     "auth/tokens": DeviceToken,
+    "count-tasks": CountRequest,
     "customers": Customer,
     "dock-appointments": DockAppointment,
     "inbound-shipments": InboundShipment,
@@ -108,6 +126,8 @@ RESOURCES: dict[str, type] = {
     "products": Product,
     "putaway-tasks": PutawayTask,
     "receipts": Receipt,
+    "return-receipts": ReturnReceipt,
+    "returns": ReturnAuthorisation,
     "route-plans": RoutePlan,
     "shipments": Shipment,
     "stock/balances": StockBalance,
@@ -116,6 +136,8 @@ RESOURCES: dict[str, type] = {
     "vehicles": Vehicle,
     "warehouses": Warehouse,
     "waves": Wave,
+    "webhook-deliveries": WebhookDelivery,
+    "webhook-subscriptions": WebhookSubscription,
     "zones": Zone,
 }
 RESOURCE_OF_PATH = re.compile(r"^/api/v1/(?P<resource>.+?)/\{id\}/")
@@ -194,6 +216,27 @@ def seed_world() -> World:
         build(layout, product, picker)
     states.draft_route_plan(layout, product)
     states.solved_route_plan(layout, product)
+    tracking_f.make_delivery(layout, product)
+    for _ in range(2):
+        # Returns in every state: requested, authorised, being received, received.
+        customer = sf.make_customer(site.warehouse)
+        delivered = returns_f.delivered_rows(customer, [(product, 12)])
+        returns_f.rma(delivered, 2)
+        returns_f.authorised_rma(delivered, 2)
+        receiving = returns_f.open_return_receipt(site, delivered, 2)
+        inbound.receive_return_scan(return_receipt_id=receiving.id, barcode=product.gtin)
+        returns_f.received_rma(site, delivered, 3, product=product)
+    # Cycle counts: to count, being counted by the inspector, waiting for a recount.
+    for bin_ in site.bins[:3]:
+        counting.request_counts(location=bin_, actor=users["manager"])
+    for task in CountRequest.objects.filter(location__in=site.bins[1:3]):
+        counting.start_count(
+            request_id=task.id, bin_code=task.location.code, actor=users["inspector"]
+        )
+    counting.submit_count(
+        request_id=CountRequest.objects.get(location=site.bins[2]).id,
+        actor=users["inspector"],
+    )
     return World(
         users=users,
         headers=headers,
@@ -236,6 +279,10 @@ def realistic_values(warehouse: Warehouse, layout: sf.OutboundSite, users, produ
         "order_ids": {int: orders},
         "orders": {int: orders},
         "order_line": {int: list(OrderLine.objects.values_list("id", flat=True))},
+        "order": {int: orders},
+        "rma": {int: list(ReturnAuthorisation.objects.values_list("id", flat=True))},
+        "line": {int: [1, 2]},
+        "line_number": {int: [1, 2]},
         "door": {int: doors},
         "outbound_door": {int: doors},
         "staging_lane": {int: lanes},

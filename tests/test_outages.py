@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
+from celery import Celery, Task, current_app
 from django.conf import settings
 from django.db import connection
 
-from warehouse.models import IdempotencyRecord, StockMove
+from tests.factories import receiving as rf
+from warehouse.models import IdempotencyRecord, OutboxMessage, StockMove
 
 
 @pytest.fixture
@@ -83,3 +87,47 @@ def test_broker_down_is_reported_but_the_instance_stays_ready(client, settings) 
     assert body["status"] == "degraded"
     assert body["broker"].startswith("unreachable")
     assert body["database"] == "ok"
+
+
+@pytest.fixture
+def broker_down():
+    """A deployment with a broker (tasks are not run inline) whose Redis is down: any attempt to
+    reach it fails the test, since a request that waits on the broker would hang a handheld."""
+    conf = current_app.conf
+    saved = conf.task_always_eager, conf.broker_url
+    conf.task_always_eager, conf.broker_url = False, "redis://127.0.0.1:1/0"
+    broker_used = AssertionError("a request reached for the broker")
+    try:
+        with (
+            mock.patch.object(Celery, "send_task", side_effect=broker_used),
+            mock.patch.object(Task, "apply_async", side_effect=broker_used),
+        ):
+            yield
+    finally:
+        conf.task_always_eager, conf.broker_url = saved
+
+
+@pytest.mark.django_db
+def test_broker_down_api_writes_succeed_and_keep_their_work(api, site, product, broker_down):
+    receipt = rf.make_open_receipt(site, [{"product": product, "quantity": 5}])
+    scan = rf.scan(api["dock"], receipt.id, product.gtin, quantity=2)
+    found = api["manager"].post(
+        "/api/v1/stock/moves/adjustments/",
+        {
+            "warehouse": site.warehouse.code,
+            "product": product.sku,
+            "location": site.bins[0].code,
+            "delta": 4,
+            "reason": "count",
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="broker-down-1",
+    )
+
+    assert (scan.status_code, found.status_code) == (201, 201)
+    # Stock became available: backorders must be re-allocated once Redis is back. The work is
+    # in the outbox, committed with the change, waiting for the relay.
+    waiting = OutboxMessage.objects.filter(published_at__isnull=True)
+    assert list(waiting.values_list("task", "args")) == [
+        ("shipping.tasks.reallocate_backorders_task", [site.warehouse.id, product.id])
+    ]

@@ -40,17 +40,31 @@ from receiving.models import (
     InspectionRule,
     PutawayTask,
     Receipt,
+    ReturnAuthorisation,
+    ReturnReceipt,
 )
 from routing.models import RoutePlan, Vehicle
-from shipping.models import Customer, Order, PickList, Shipment, Wave
+from shipping.models import (
+    Customer,
+    Order,
+    PickList,
+    Shipment,
+    Wave,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from shipping.pick import urls as pick_urls
 from tests.conftest import make_user
 from tests.factories import receiving as rf
+from tests.factories import returns as rtf
 from tests.factories import routing as routing_f
 from tests.factories import shipping as sf
 from tests.factories import states
+from tests.factories import tracking as tracking_f
 from tests.factories import warehouse as wf
+from warehouse.counts import services as counting
 from warehouse.models import (
+    CountRequest,
     DeviceToken,
     Location,
     Product,
@@ -322,6 +336,50 @@ def confirm_putaway(w: World, role: str) -> Call:
     return Call("POST", f"{API}/putaway-tasks/{task.id}/confirm/", body, key())
 
 
+def delivered_order(w: World) -> Order:
+    return rtf.delivered_rows(sf.make_customer(w.warehouse), [(w.product, 5)])
+
+
+def requested_return(w: World) -> ReturnAuthorisation:
+    return rtf.rma(delivered_order(w), 2)
+
+
+def open_return_receipt(w: World) -> ReturnReceipt:
+    return rtf.open_return_receipt(w.site, delivered_order(w), 2)
+
+
+def scanned_return_receipt(w: World) -> ReturnReceipt:
+    receipt = open_return_receipt(w)
+    inbound.receive_return_scan(return_receipt_id=receipt.id, barcode=w.product.gtin)
+    return receipt
+
+
+def new_return(w: World, role: str) -> Call:
+    body = {
+        "order": delivered_order(w).id,
+        "reason": "damaged",
+        "lines": [{"line_number": 1, "quantity": 1}],
+    }
+    return Call("POST", f"{API}/returns/", body)
+
+
+def new_return_receipt(w: World, role: str) -> Call:
+    rma = rtf.authorised_rma(delivered_order(w), 2)
+    return Call("POST", f"{API}/return-receipts/", {"rma": rma.id, "door": w.site.doors[0].id})
+
+
+def return_scan(w: World, role: str) -> Call:
+    receipt = open_return_receipt(w)
+    body = {"barcode": w.product.gtin, "quantity": 1}
+    return Call("POST", f"{API}/return-receipts/{receipt.id}/scans/", body, key())
+
+
+def disposition(w: World, role: str) -> Call:
+    rma = rtf.received_rma(w.site, delivered_order(w), 2, product=w.product)
+    body = {"line": 1, "disposition": "scrap", "quantity": 1, "reason": "Torn"}
+    return Call("POST", f"{API}/returns/{rma.id}/dispositions/", body, key())
+
+
 def customer_body(w: World) -> dict:
     number = serial()
     return {
@@ -408,6 +466,23 @@ def deliver(w: World, role: str) -> Call:
     return Call("POST", f"{API}/shipments/{shipment.id}/deliver/", body, key())
 
 
+def subscription_body(w: World) -> dict:
+    return {
+        "warehouse": w.warehouse.id,
+        "target_url": f"https://erp.example.com/hooks/{serial()}",
+        "event_types": ["dispatched", "delivered"],
+    }
+
+
+def subscription(w: World) -> WebhookSubscription:
+    return tracking_f.make_subscription(w.warehouse, "https://erp.example.com/hooks")
+
+
+def put_subscription(w: World, role: str) -> Call:
+    target = subscription(w)
+    return Call("PUT", f"{API}/webhook-subscriptions/{target.id}/", subscription_body(w))
+
+
 def vehicle_body() -> dict:
     return {
         "warehouse": "AMS",
@@ -446,6 +521,51 @@ def move_stop(w: World, role: str) -> Call:
     stop = plan.stops.order_by("sequence").last()
     body = {"stop": stop.id, "route": None}
     return Call("POST", f"{API}/route-plans/{plan.id}/move-stop/", body)
+
+
+def kpi_run(w: World, role: str) -> Call:
+    today = timezone.localdate(timezone=w.warehouse.tzinfo)
+    body = {"warehouse": w.warehouse.code, "date_from": str(today), "date_to": str(today)}
+    return Call("POST", f"{API}/outbound/kpi-runs/", body)
+
+
+COUNTERS = frozenset({"inspector", "manager"})
+
+
+def count_task(w: World):
+    """A manager's count task of a fresh storage bin holding 5 units."""
+    bin_ = fresh_bin(w)
+    receive_stock(location_id=bin_.id, product_id=w.product.id, quantity=5)
+    return counting.request_counts(location=bin_, actor=w.users["manager"])[0]
+
+
+def counted_task(w: World, counters: tuple[str, ...] = ()):
+    """A count task counted short (1 of 5, over the threshold) by each of `counters`."""
+    task = count_task(w)
+    for name in counters:
+        user = w.users.get(name) or make_user(name, "inspector", site=w.site)
+        counting.start_count(request_id=task.id, bin_code=task.location.code, actor=user)
+        counting.record_count(
+            request_id=task.id, scan=w.product.sku, quantity=1, key=f"k-{name}", actor=user
+        )
+        counting.submit_count(request_id=task.id, actor=user, key=f"s-{name}")
+    return task
+
+
+def count_call(action: str, body=None, headers: bool = False) -> Callable[[World, str], Call]:
+    """A counter's call on a task that the calling role (a manager for refused roles) started."""
+
+    def prepare(w: World, role: str) -> Call:
+        task = count_task(w)
+        counter = w.users[role if role in COUNTERS else "manager"]
+        if action != "start":
+            counting.start_count(request_id=task.id, bin_code=task.location.code, actor=counter)
+        data = body(w, task) if callable(body) else body
+        return Call(
+            "POST", f"{API}/count-tasks/{task.id}/{action}/", data, key() if headers else {}
+        )
+
+    return prepare
 
 
 def on(path: str, build: Callable[[World], object], method: str = "POST", body=None):
@@ -533,6 +653,41 @@ EXPECTATIONS: dict[str, Op] = {
     ),
     "POST /stock/moves/adjustments/": Op(frozenset({"manager"}), adjustment, 201),
     "POST /stock/moves/transfers/": Op(frozenset({"manager"}), transfer, 201),
+    # cycle counts
+    "GET /count-tasks/": listed(
+        "count-tasks/", "warehouse", CountRequest, count_task, roles=COUNTERS | {"outsider"}
+    ),
+    "POST /count-tasks/": Op(
+        frozenset({"manager"}),
+        lambda w, role: Call(
+            "POST", f"{API}/count-tasks/", {"warehouse": "AMS", "location": fresh_bin(w).code}
+        ),
+        201,
+    ),
+    "GET /count-tasks/{id}/": Op(COUNTERS, on("count-tasks/{o.id}/", count_task, "GET")),
+    "POST /count-tasks/{id}/start/": Op(
+        COUNTERS, count_call("start", lambda w, task: {"bin": task.location.code})
+    ),
+    "POST /count-tasks/{id}/scan/": Op(
+        COUNTERS, count_call("scan", lambda w, task: {"scan": w.product.sku}, headers=True)
+    ),
+    "POST /count-tasks/{id}/submit/": Op(COUNTERS, count_call("submit", headers=True)),
+    "POST /count-tasks/{id}/abandon/": Op(COUNTERS, count_call("abandon")),
+    "GET /count-tasks/{id}/review/": Op(
+        frozenset({"manager"}),
+        on("count-tasks/{o.id}/review/", lambda w: counted_task(w, ("inspector",)), "GET"),
+    ),
+    "POST /count-tasks/{id}/approve/": Op(
+        frozenset({"manager"}),
+        on("count-tasks/{o.id}/approve/", lambda w: counted_task(w, ("inspector",))),
+    ),
+    "POST /count-tasks/{id}/recount/": Op(
+        frozenset({"manager"}),
+        on(
+            "count-tasks/{o.id}/recount/",
+            lambda w: counted_task(w, ("inspector", f"recounter{serial()}")),
+        ),
+    ),
     # receiving
     "GET /suppliers/": Op(ANYONE_WITH_A_ROLE, get("suppliers/")),
     "POST /suppliers/": Op(
@@ -644,6 +799,31 @@ EXPECTATIONS: dict[str, Op] = {
         on("putaway-tasks/{o.id}/", lambda w: states.open_putaway_task(w.site, w.product), "GET"),
     ),
     "POST /putaway-tasks/{id}/confirm/": Op(OWNER_OR_MANAGER, confirm_putaway),
+    "GET /returns/": listed("returns/", "warehouse", ReturnAuthorisation, requested_return),
+    "POST /returns/": Op(PLANNERS, new_return, 201),
+    "GET /returns/{id}/": Op(STAFF, on("returns/{o.id}/", requested_return, "GET")),
+    "POST /returns/{id}/authorise/": Op(
+        frozenset({"manager"}), on("returns/{o.id}/authorise/", requested_return)
+    ),
+    "POST /returns/{id}/reject/": Op(
+        frozenset({"manager"}),
+        on("returns/{o.id}/reject/", requested_return, body={"reason": "Too late"}),
+    ),
+    "POST /returns/{id}/dispositions/": Op(frozenset({"inspector", "manager"}), disposition, 201),
+    "GET /return-receipts/": listed(
+        "return-receipts/", "rma__warehouse", ReturnReceipt, open_return_receipt
+    ),
+    "POST /return-receipts/": Op(OWNER_OR_MANAGER, new_return_receipt, 201),
+    "GET /return-receipts/{id}/": Op(
+        STAFF, on("return-receipts/{o.id}/", open_return_receipt, "GET")
+    ),
+    "POST /return-receipts/{id}/scans/": Op(OWNER_OR_MANAGER, return_scan, 201),
+    "POST /return-receipts/{id}/close/": Op(
+        OWNER_OR_MANAGER, on("return-receipts/{o.id}/close/", scanned_return_receipt)
+    ),
+    "GET /return-receipts/{id}/discrepancies/": Op(
+        STAFF, on("return-receipts/{o.id}/discrepancies/", scanned_return_receipt, "GET")
+    ),
     # shipping
     "GET /customers/": listed(
         "customers/", "warehouse", Customer, lambda w: sf.make_customer(w.warehouse)
@@ -762,6 +942,63 @@ EXPECTATIONS: dict[str, Op] = {
     ),
     "POST /shipments/{id}/deliver/": Op(PLANNERS, deliver, 201),
     "GET /outbound/kpis/": Op(PLANNERS | {"outsider"}, get("outbound/kpis/")),
+    # tracking and webhooks
+    "GET /orders/{id}/tracking/": Op(
+        PLANNERS,
+        on("orders/{o.id}/tracking/", lambda w: states.allocated_order(w.layout, w.product), "GET"),
+    ),
+    "GET /shipments/{id}/tracking/": Op(
+        PLANNERS, on("shipments/{o.id}/tracking/", shipment_in(states.picked_shipment), "GET")
+    ),
+    "GET /webhook-subscriptions/": listed(
+        "webhook-subscriptions/",
+        "warehouse",
+        WebhookSubscription,
+        subscription,
+        roles=frozenset({"manager", "outsider"}),
+    ),
+    "POST /webhook-subscriptions/": Op(
+        frozenset({"manager"}),
+        lambda w, role: Call("POST", f"{API}/webhook-subscriptions/", subscription_body(w)),
+        201,
+    ),
+    "GET /webhook-subscriptions/{id}/": Op(
+        frozenset({"manager"}), on("webhook-subscriptions/{o.id}/", subscription, "GET")
+    ),
+    "PUT /webhook-subscriptions/{id}/": Op(frozenset({"manager"}), put_subscription),
+    "PATCH /webhook-subscriptions/{id}/": Op(
+        frozenset({"manager"}),
+        on("webhook-subscriptions/{o.id}/", subscription, "PATCH", {"is_active": False}),
+    ),
+    "DELETE /webhook-subscriptions/{id}/": Op(
+        frozenset({"manager"}), on("webhook-subscriptions/{o.id}/", subscription, "DELETE"), 204
+    ),
+    "GET /webhook-deliveries/": listed(
+        "webhook-deliveries/",
+        "subscription__warehouse",
+        WebhookDelivery,
+        lambda w: tracking_f.make_delivery(w.layout, w.product),
+        roles=frozenset({"manager", "outsider"}),
+    ),
+    "GET /webhook-deliveries/{id}/": Op(
+        frozenset({"manager"}),
+        on(
+            "webhook-deliveries/{o.id}/",
+            lambda w: tracking_f.make_delivery(w.layout, w.product),
+            "GET",
+        ),
+    ),
+    "POST /webhook-deliveries/{id}/replay/": Op(
+        frozenset({"manager"}),
+        on(
+            "webhook-deliveries/{o.id}/replay/",
+            lambda w: tracking_f.make_delivery(w.layout, w.product),
+        ),
+        202,
+    ),
+    "POST /outbound/kpi-runs/": Op(frozenset({"manager"}), kpi_run, 202),
+    # Counts of the whole service's waiting work, no warehouse's rows: any manager may ask.
+    "GET /background-work/": Op(frozenset({"manager", "outsider"}), get("background-work/")),
     # routing
     "GET /vehicles/": listed(
         "vehicles/",

@@ -227,7 +227,7 @@ def test_the_counts_are_in_the_shared_cache_not_in_the_process(users, clock):
 def test_with_redis_every_process_sees_the_same_counts(users, clock, redis_url):
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     shared = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": redis_url,
         "KEY_PREFIX": prefix,
     }
@@ -247,7 +247,7 @@ def test_a_cache_that_is_down_throttles_nothing(api, site, product, users, monke
     # The process leaves a failed cache alone for a while; the test's end makes it usable again.
     monkeypatch.setattr(throttling, "_cache_down_until", 0.0)
     down = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }

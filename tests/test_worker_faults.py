@@ -3,8 +3,9 @@ still finishes on a later run, and its effects happen once.
 
 Each test starts a real worker (prefork, one child) on the test database and Redis, feeds it
 through the outbox relay, and kills the child while the task is provably mid-way: it has
-claimed a route plan, or it is blocked on a row this test holds locked. With acks_late and
-reject_on_worker_lost the message goes back to the queue; the next run must finish the job.
+claimed a route plan, or it is blocked on a row or a KPI day lock this test holds. With
+acks_late and reject_on_worker_lost the message goes back to the queue; the next run must finish
+the job.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from django.utils import timezone
 from routing import services as routing
 from routing.models import RoutePlan
 from shipping import services as shipping
-from shipping.models import PickList, Wave
+from shipping.kpis.dialect import KPI_LOCK_CLASS, day_lock_key
+from shipping.models import KpiSnapshot, PickList, Wave
+from tests.factories import kpis as kf
 from tests.factories import routing as rf
 from tests.factories import shipping as sf
 from tests.factories import warehouse as wf
@@ -215,6 +218,58 @@ def test_wave_release_finishes_once_despite_killed_workers(worker, redis_url, br
     lists = PickList.objects.filter(wave=released)
     assert lists.count() == 1
     assert sum(pick_list.tasks.count() for pick_list in lists) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kpi_recompute_finishes_once_despite_killed_workers(worker, redis_url, broker_mode):
+    site = wf.make_site()
+    warehouse = site.warehouse
+    product = wf.make_product(sku="KPI-1")
+    customer = sf.make_customer(warehouse)
+    today = timezone.localtime(timezone.now(), warehouse.tzinfo).date()
+    yesterday = today - dt.timedelta(days=1)
+    window = (kf.at(warehouse, yesterday, 9), kf.at(warehouse, yesterday, 11))
+    kf.delivered_order(customer, product, window=window, delivered_at=window[0])  # on time
+    kf.delivered_order(
+        customer, product, window=window, delivered_at=kf.at(warehouse, yesterday, 14)
+    )
+    message = outbox.enqueue("shipping.tasks.recompute_recent_kpis_task")
+
+    # Hold yesterday's and today's KPI day locks, so every run blocks mid-recompute, inside
+    # its transaction, before it writes a snapshot.
+    database = connection.settings_dict
+    with psycopg.connect(
+        dbname=database["NAME"],
+        user=database["USER"],
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+    ) as holder:
+        for day in (yesterday, today):
+            holder.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [KPI_LOCK_CLASS, day_lock_key(warehouse.id, day)],
+            )
+        publish(worker, redis_url)
+        seen: set[int] = set()
+        for _kill in range(KILLS):
+            blocked = wait_for(
+                lambda seen=seen: _backends_waiting_on_a_lock(holder, database["NAME"]) - seen,
+                "a run to block on the KPI day lock",
+            )
+            seen |= blocked
+            worker.kill_child()
+        assert not KpiSnapshot.objects.exists()  # the killed runs left nothing half-written
+        holder.rollback()  # let the next run through
+
+    wait_for(
+        lambda: ProcessedMessage.objects.filter(message_id=message.id).exists(),
+        "the message to be marked applied",
+    )
+    otd = KpiSnapshot.objects.get(
+        warehouse=warehouse, date=yesterday, metric="otd", dimension="all"
+    )
+    assert (otd.numerator, otd.denominator) == (1, 2)
+    assert ProcessedMessage.objects.filter(message_id=message.id).count() == 1
 
 
 def _backends_waiting_on_a_lock(holder: psycopg.Connection, database: str) -> set[int]:

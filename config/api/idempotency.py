@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import random
+import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.problems import PROBLEM_CONTENT_TYPE, problem_exception_handler
-from warehouse.errors import DomainError, IdempotencyKeyReused
+from warehouse.errors import DomainError, IdempotencyKeyReused, is_transient_conflict
 from warehouse.models import IdempotencyRecord
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 128
@@ -38,13 +44,42 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def idempotent(request: Request, handler: Callable[[], Response], *, required: bool) -> Response:
+def idempotent(
+    request: Request,
+    handler: Callable[[], Response],
+    *,
+    required: bool,
+    retry_conflicts: bool = False,
+) -> Response:
     """Run `handler` once per (user, Idempotency-Key); replay its response to retries.
 
     Without a key the handler just runs (or, when `required`, the request is refused with 400).
     A 4xx answer is stored and replayed like a success: the retry of a refused scan is refused
     the same way. A 5xx or an unexpected exception stores nothing, so a retry runs again.
+
+    With `retry_conflicts`, a transaction PostgreSQL aborts as a deadlock victim (or on a
+    serialisation failure) is run again whole, the key's claim with it, a few times with
+    jittered back-off (DOCKSIDE["ALLOCATION_MAX_ATTEMPTS"] in all); the last failure is
+    answered 409 concurrent-update with Retry-After, as without. Only for handlers whose every
+    effect is in the transaction.
     """
+    if not retry_conflicts or connection.in_atomic_block:
+        return _idempotent_once(request, handler, required=required)
+    attempts = int(settings.DOCKSIDE.get("ALLOCATION_MAX_ATTEMPTS", 6))
+    for attempt in range(1, attempts + 1):
+        try:
+            return _idempotent_once(request, handler, required=required)
+        except OperationalError as error:
+            if not is_transient_conflict(error) or attempt == attempts:
+                raise
+            log.info("retrying %s after %s (attempt %s)", request.path, error, attempt)
+            time.sleep(min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
+
+
+def _idempotent_once(
+    request: Request, handler: Callable[[], Response], *, required: bool
+) -> Response:
     key = request.headers.get(HEADER, "").strip()
     if not key:
         if required:
@@ -72,7 +107,7 @@ def idempotent(request: Request, handler: Callable[[], Response], *, required: b
         response = problem_exception_handler(error, {})
         if response.status_code >= 500:
             return response
-        return _store_refusal(request, key, fingerprint, response)
+        return _store_refusal(request, key, fingerprint, response, error)
     return _replay(request, key, fingerprint)
 
 
@@ -88,8 +123,13 @@ def _store(record_id: int, response: Response) -> None:
         )
 
 
-def _store_refusal(request: Request, key: str, fingerprint: str, response: Response) -> Response:
+def _store_refusal(
+    request: Request, key: str, fingerprint: str, response: Response, error: DomainError
+) -> Response:
     """Store the 4xx answer of a refused request, whose own transaction was rolled back.
+
+    What the refusal itself must leave behind (`error.after_rollback`, e.g. a wrong-bin scan
+    counted for pick accuracy) is written here, with the stored answer: once per key.
 
     The key is claimed again. Between the rollback and this claim a concurrent duplicate may
     have claimed it (it was waiting on our first claim): then its answer is the stored one and
@@ -99,6 +139,8 @@ def _store_refusal(request: Request, key: str, fingerprint: str, response: Respo
     with transaction.atomic():
         record_id = _claim(request.user.pk, key, fingerprint)
         if record_id is not None:
+            for effect in getattr(error, "after_rollback", ()):
+                effect()
             _store(record_id, response)
             return response
     return _replay(request, key, fingerprint)

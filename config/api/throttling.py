@@ -64,5 +64,15 @@ class ScanRateThrottle(_FailOpen, throttling.UserRateThrottle):
     scope = "scan"
 
 
+class TrackingRateThrottle(_FailOpen, throttling.SimpleRateThrottle):
+    """Per client address, for the public tracking page and JSON (rate "tracking"), whoever
+    asks: the tokens cannot be guessed, this keeps scrapers and runaway pollers in check."""
+
+    scope = "tracking"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 # For scan and confirmation actions: `@action(..., throttle_classes=SCAN_THROTTLES)`.
 SCAN_THROTTLES = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScanRateThrottle]
