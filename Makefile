@@ -14,6 +14,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 help:
 	@echo "make run    start Dockside with demo data on http://$(HOST):$(PORT)"
 	@echo "make test   install test needs and run ruff + the whole test suite on PostgreSQL"
+	@echo "make simulate  play a whole warehouse day through the API and check it (SIMULATE_ARGS=)"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,13 @@ check-services: install
 	  echo "Redis is not reachable at $(TEST_REDIS_URL)."; \
 	  echo "Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"; \
 	  echo "(or set REDIS_URL to a Redis you can reach)"; exit 1; }
+
+# A day in the warehouse through the public API (bench/simulate): starts its own service on
+# PostgreSQL and Redis (database dockside_simulation), prints the summary and its checks.
+SIMULATE_ARGS ?=
+simulate: install check-services
+	$(PY) -m bench.simulate --postgres "$$(dirname "$(TEST_DATABASE_URL)")" \
+	  --redis-url "$(TEST_REDIS_URL)" $(SIMULATE_ARGS)
 
 # The browser tests drive Debian's Chromium through its chromedriver.
 browser:
