@@ -42,10 +42,10 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> OutboxMessage:
 def apply_inline(message_id: int) -> None:
     """No broker: mark the message handed over and run its task in this process."""
     message = OutboxMessage.objects.get(id=message_id)
+    # Look the task up before marking: an unknown name leaves the message pending for a relay.
+    task = _task(message.task)
     OutboxMessage.objects.filter(id=message_id).update(published_at=timezone.now())
-    _task(message.task).apply(
-        args=message.args, kwargs={**message.kwargs, OUTBOX_KWARG: message.id}, throw=True
-    )
+    task.apply(args=message.args, kwargs={**message.kwargs, OUTBOX_KWARG: message.id}, throw=True)
 
 
 @dataclass(frozen=True)

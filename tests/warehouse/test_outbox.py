@@ -3,11 +3,16 @@ applied once however often it is delivered."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from unittest import mock
 
 import pytest
 from celery import Celery, current_app, shared_task
+from celery.exceptions import NotRegistered
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from kombu import Connection
@@ -182,3 +187,42 @@ def test_a_message_resent_with_its_outbox_id_is_accepted(db) -> None:
     for _resend in range(2):
         outbox_probe.apply_async(args=["h", 8], kwargs={outbox.OUTBOX_KWARG: message.id})
     assert applied == [("h", 8)]
+
+
+def test_a_message_for_an_unknown_task_stays_pending(db) -> None:
+    message = OutboxMessage.objects.create(task="tests.no_such_task", args=[], kwargs={})
+
+    with pytest.raises(NotRegistered):
+        outbox.apply_inline(message.id)
+
+    message.refresh_from_db()
+    assert message.published_at is None
+
+
+def test_a_web_process_knows_every_task_before_its_first_request() -> None:
+    # Threads of one web worker used to import the task modules lazily, on the first outbox
+    # message, and could look a task up mid-import. A fresh process must know them all.
+    script = (
+        "import django; django.setup()\n"
+        "from celery import current_app\n"
+        "print('\\n'.join(sorted(current_app.tasks)))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    answer = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    registered = set(answer.stdout.split())
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    outbox_tasks = {
+        "shipping.tasks.deliver_tracking_webhooks_task",
+        "shipping.tasks.reallocate_backorders_task",
+        "shipping.tasks.release_due_waves_task",
+    }
+    assert scheduled | outbox_tasks <= registered
