@@ -388,6 +388,11 @@ DOCKSIDE = {
     "WEBHOOK_RETRY_BASE_SECONDS": 30,
     "WEBHOOK_RETRY_CAP_SECONDS": 1800,
     "WEBHOOK_GIVE_UP_AFTER_HOURS": int(os.environ.get("DOCKSIDE_WEBHOOK_GIVE_UP_AFTER_HOURS", 72)),
+    # Webhooks go to public addresses only, plus these networks (CIDRs): an integration on the
+    # warehouse's own network is named here, e.g. "10.20.0.0/16" (docs/tracking.md).
+    "WEBHOOK_ALLOWED_NETWORKS": env_list(
+        "DOCKSIDE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else ""
+    ),
     # Cycle counts (docs/counts.md): ABC classes by picks over the look-back, as shares of the
     # products in stock ranked by picks (C is the rest), and days between counts per class.
     "COUNT_CLASS_SHARES": {"A": "0.20", "B": "0.30"},

@@ -3,6 +3,7 @@ log with its attempts and a replay action. Imported by shipping/admin.py."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
@@ -15,6 +16,7 @@ from shipping.models import (
 )
 from shipping.services import webhooks
 from shipping.services.tracking import tracking_url
+from shipping.webhook_targets import TargetRefused, check_subscribed_target
 from warehouse.admin import ReadOnlyAdmin
 from warehouse.selectors import list_warehouses_for
 
@@ -55,8 +57,33 @@ class TrackingAdmin(ReadOnlyAdmin):
         )
 
 
+class WebhookSubscriptionForm(forms.ModelForm):
+    target_url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "warehouse",
+            "customer",
+            "event_types",
+            "target_url",
+            "secret",
+            "description",
+            "is_active",
+        ]
+
+    def clean_target_url(self) -> str:
+        url = self.cleaned_data["target_url"]
+        try:
+            check_subscribed_target(url)
+        except TargetRefused as refused:
+            raise forms.ValidationError(str(refused)) from refused
+        return url
+
+
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
     list_display = ["id", "warehouse", "customer", "target_url", "is_active", "created_at"]
     list_filter = ["warehouse", "is_active"]
     search_fields = ["target_url", "description", "customer__code"]

@@ -22,6 +22,7 @@ from shipping.models import (
 from shipping.services import webhooks
 from shipping.services.tracking import tracking_for, tracking_url
 from shipping.track.selectors import list_staff_timeline
+from shipping.webhook_targets import TargetRefused, check_subscribed_target
 from warehouse.roles import MANAGER
 from warehouse.selectors import list_warehouses_for
 
@@ -125,6 +126,10 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise serializers.ValidationError("Give an http:// or https:// URL.")
+        try:
+            check_subscribed_target(value)
+        except TargetRefused as refused:
+            raise serializers.ValidationError(str(refused)) from refused
         return value
 
     def validate_event_types(self, value: list[str]) -> list[str]:

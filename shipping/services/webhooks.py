@@ -46,6 +46,7 @@ from shipping.webhook_signing import (
     retry_delay,
     sign,
 )
+from shipping.webhook_targets import TargetRefused, check_resolved_target
 from warehouse.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,10 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         DELIVERY_HEADER: str(delivery.delivery_id),
         EVENT_HEADER: f"shipment.{delivery.event.status}",
     }
+    try:
+        check_resolved_target(delivery.subscription.target_url)
+    except TargetRefused as refused:
+        return None, f"Refused: {refused}"[:300]
     try:
         # Redirects are never followed: a receiver must give its final URL (a 3xx is a failure).
         response = requests.post(

@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from shipping.admin_tracking import WebhookSubscriptionForm
 from shipping.models import TrackingEvent, WebhookAttempt, WebhookDelivery
 from shipping.services import webhooks
 from shipping.webhook_signing import retry_delay, verify
@@ -38,6 +39,16 @@ STATUSES = [
     "out_for_delivery",
     "delivered",
 ]
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers(settings):
+    """The test receivers listen on 127.0.0.1, which webhooks reach only when allowed."""
+    settings.DOCKSIDE = {**settings.DOCKSIDE, "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
+
+
+def only_public_targets(settings, *networks: str) -> None:
+    settings.DOCKSIDE = {**settings.DOCKSIDE, "WEBHOOK_ALLOWED_NETWORKS": list(networks)}
 
 
 @pytest.fixture
@@ -328,6 +339,62 @@ def test_only_http_urls_may_be_subscribed(layout, users, api, url):
     answer = api["manager"].post("/api/v1/webhook-subscriptions/", body, format="json")
     assert answer.status_code == 400
     assert "target_url" in answer.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hooks",
+        "http://localhost/hooks",
+        "http://api.localhost/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/hooks",
+        "https://192.168.0.10/hooks",
+        "http://0.0.0.0/",
+        "http://[::1]/hooks",
+        "http://[::ffff:10.0.0.1]/hooks",
+        "http://[fd00::1]/hooks",
+    ],
+)
+def test_private_addresses_may_not_be_subscribed(layout, users, api, settings, url):
+    only_public_targets(settings)
+    body = {"warehouse": layout.warehouse.id, "target_url": url}
+    answer = api["manager"].post("/api/v1/webhook-subscriptions/", body, format="json")
+    assert answer.status_code == 400
+    assert "private or reserved" in answer.json()["errors"]["target_url"][0]
+    form = WebhookSubscriptionForm(
+        data={**body, "secret": SECRET, "event_types": '["delivered"]', "is_active": True}
+    )
+    assert not form.is_valid()
+    assert "private or reserved" in form.errors["target_url"][0]
+
+
+def test_a_network_the_operator_allows_may_be_subscribed(layout, users, api, settings):
+    only_public_targets(settings, "10.20.0.0/16")
+    body = {"warehouse": layout.warehouse.id, "target_url": "http://10.20.1.5/erp/hooks"}
+    answer = api["manager"].post("/api/v1/webhook-subscriptions/", body, format="json")
+    assert answer.status_code == 201, answer.content
+    body["target_url"] = "http://10.21.1.5/erp/hooks"
+    answer = api["manager"].post("/api/v1/webhook-subscriptions/", body, format="json")
+    assert answer.status_code == 400
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_when_sent(
+    layout, product, users, committed, settings
+):
+    """A subscribed name may resolve to an internal address later: every attempt checks."""
+    only_public_targets(settings)
+    with tf.Receiver([200]) as receiver:
+        tf.make_subscription(layout.warehouse, receiver.url.replace("127.0.0.1", "localhost"))
+        flow = tf.stocked_flow(layout, product, users, step=committed)
+        flow.allocate()
+        assert receiver.received == []
+        delivery = WebhookDelivery.objects.get()
+        assert (delivery.status, delivery.last_status_code) == ("pending", None)
+        assert delivery.last_error.startswith("Refused: localhost (127.0.0.1)")
+        only_public_targets(settings, "127.0.0.0/8", "::1/128")
+        sweep(timezone.now() + dt.timedelta(hours=1))
+    assert [json.loads(r.body)["event"]["status"] for r in receiver.received] == ["allocated"]
 
 
 def test_a_subscription_names_a_customer_of_its_warehouse(layout, users, api):
