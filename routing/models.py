@@ -10,7 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from warehouse.models import DockDoor, Location, Warehouse
+from warehouse.models import AuditEvent, DockDoor, Location, Warehouse
 
 
 class Vehicle(models.Model):
@@ -220,7 +220,7 @@ class RouteStop(models.Model):
         return [f"{clock(start)}-{clock(end)}" for start, end in self.windows]
 
 
-class RoutePlanEvent(models.Model):
+class RoutePlanEvent(AuditEvent):
     """Audit row for each change of a route plan: who did what, when, with what data.
 
     `actor` is empty for the planner's own work (a solve finishing, tomorrow's plan made by
@@ -228,15 +228,6 @@ class RoutePlanEvent(models.Model):
     """
 
     plan = models.ForeignKey(RoutePlan, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.kind} on plan {self.plan_id}"

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from warehouse.models import DockDoor, Location, Lot, Product, StockMove, Warehouse
+from warehouse.models import AuditEvent, DockDoor, Location, Lot, Product, StockMove, Warehouse
 
 
 class ReturnReason(models.TextChoices):
@@ -264,19 +264,10 @@ class ReturnDisposition(models.Model):
         return f"{self.kind} {self.quantity} of return line {self.line_id}"
 
 
-class ReturnEvent(models.Model):
+class ReturnEvent(AuditEvent):
     """Audit row for each state change of a return: who did what, when, with what data."""
 
     rma = models.ForeignKey(ReturnAuthorisation, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.kind} on RMA {self.rma_id}"

@@ -8,7 +8,7 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, Ra
 from django.db import models
 from django.db.models import F, Func, Q
 
-from warehouse.models import DockDoor, Product, Warehouse
+from warehouse.models import AuditEvent, DockDoor, Product, Warehouse
 
 
 class InboundShipment(models.Model):
@@ -147,19 +147,10 @@ class DockAppointment(models.Model):
         return f"{self.door} {self.starts_at:%Y-%m-%d %H:%M} ASN {self.shipment_id}"
 
 
-class InboundEvent(models.Model):
+class InboundEvent(AuditEvent):
     """Audit row for each state change of inbound work: who did what, when, with what data."""
 
     shipment = models.ForeignKey(InboundShipment, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.kind} on ASN {self.shipment_id}"

@@ -1,4 +1,5 @@
 from warehouse.models.access import DeviceToken, IdempotencyRecord
+from warehouse.models.audit import AuditEvent
 from warehouse.models.catalog import Lot, PackSize, Product, StorageClass
 from warehouse.models.counts import CountAttempt, CountEntry, CountLine, CountRequest
 from warehouse.models.layout import DockDoor, Location, Warehouse, Zone
@@ -6,6 +7,7 @@ from warehouse.models.outbox import OutboxMessage, ProcessedMessage
 from warehouse.models.stock import StockBalance, StockMove, StockStatus
 
 __all__ = [
+    "AuditEvent",
     "CountAttempt",
     "CountEntry",
     "CountLine",
