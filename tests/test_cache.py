@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import redis
+from django.core.cache import cache as default_cache
+from django.test import override_settings
 
-from config.cache import RedisCache
+from config.cache import RedisCache, count
 
 
 def test_one_client_serves_every_call_and_the_values_round_trip(redis_url):
@@ -26,3 +28,34 @@ def test_one_client_serves_every_call_and_the_values_round_trip(redis_url):
     finally:
         for key in server.scan_iter(f"{prefix}:*"):
             server.delete(key)
+
+
+def test_count_adds_one_in_one_round_trip_and_expires(redis_url):
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    cache = RedisCache(redis_url, {"KEY_PREFIX": prefix})
+    server = redis.Redis.from_url(redis_url)
+    try:
+        assert [cache.count("hits", 30) for _ in range(3)] == [1, 2, 3]
+        assert cache.get("hits") == 3
+        (key,) = server.scan_iter(f"{prefix}:*")
+        assert 0 < server.ttl(key) <= 30
+        with override_settings(
+            CACHES={
+                "default": {
+                    "BACKEND": "config.cache.RedisCache",
+                    "LOCATION": redis_url,
+                    "KEY_PREFIX": prefix,
+                }
+            }
+        ):
+            assert count("hits", 30) == 4
+    finally:
+        for key in server.scan_iter(f"{prefix}:*"):
+            server.delete(key)
+
+
+def test_count_in_any_other_cache_backend():
+    default_cache.delete("hits")
+    assert [count("hits", 30) for _ in range(3)] == [1, 2, 3]
+    assert default_cache.get("hits") == 3
+    default_cache.delete("hits")

@@ -123,6 +123,41 @@ def test_pick_confirmations_share_the_scan_budget(api, site, product, users, clo
     assert skip().status_code == 200
 
 
+def test_the_per_user_rates_count_per_window_in_one_cache_entry_each(
+    api, site, product, users, clock, rates, redis_url
+):
+    # The scan and user rates keep one counter per user and window (config.api.throttling),
+    # not the time of every request: in Redis an integer per throttle, whatever the rate.
+    rates("scan", "2/minute")
+    receipt = states.open_receipt(site, product)
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    shared = {"BACKEND": "config.cache.RedisCache", "LOCATION": redis_url, "KEY_PREFIX": prefix}
+    server = redis.Redis.from_url(redis_url)
+
+    def scan():
+        return api["dock"].post(
+            f"{API}/receipts/{receipt.id}/scans/",
+            {"barcode": product.gtin},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+
+    clock.advance(60 - clock.now % 60 - 1)  # one second before a window ends
+    try:
+        with override_settings(CACHES={"default": shared}):
+            assert [scan().status_code for _ in range(2)] == [201, 201]
+            assert assert_throttled(scan(), at_most=1) == 1
+            counters = {key: server.get(key) for key in server.scan_iter(f"{prefix}:*")}
+            assert sorted(counters.values()) == [b"3", b"3"], counters  # scan and user rate
+            assert all(0 < server.ttl(key) <= 60 for key in counters)
+            clock.advance(1)  # the next window has a budget of its own
+            assert scan().status_code == 201
+    finally:
+        for key in server.scan_iter(f"{prefix}:*"):
+            server.delete(key)
+    assert ReceiptScan.objects.count() == 3
+
+
 def test_the_default_scan_rate_is_generous():
     assert SimpleRateThrottle.THROTTLE_RATES["scan"] == "1200/minute"
 

@@ -23,7 +23,7 @@ from config.api.scoping import ScopedQuerysetMixin
 from config.api.throttling import SCAN_THROTTLES
 from receiving import selectors, services
 from receiving.api import return_serializers as s
-from receiving.api.serializers import ScanInput
+from receiving.api.serializers import ScanInput, validate_scan_input
 from receiving.errors import InvalidReturn
 from receiving.models import ReturnAuthorisation, ReturnLine, ReturnReceipt
 from receiving.services.return_receipts import HELD_STATUS
@@ -252,9 +252,7 @@ class ReturnReceiptViewSet(
         receipt = self.get_object()
 
         def handler() -> Response:
-            data = ScanInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = data.validated_data
+            values = validate_scan_input(request.data)
             result = services.receive_return_scan(
                 return_receipt_id=receipt.id,
                 barcode=values["barcode"],

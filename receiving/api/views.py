@@ -321,9 +321,7 @@ class ReceiptViewSet(
             raise Http404("No such receipt.")
 
         def handler() -> Response:
-            data = s.ScanInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = data.validated_data
+            values = s.validate_scan_input(request.data)
             result = services.receive_scan(
                 receipt_id=int(pk),
                 barcode=values["barcode"],

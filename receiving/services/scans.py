@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -213,9 +214,17 @@ def parse_barcode(barcode: str) -> barcodes.Scan:
     Raises UnreadableBarcode (422) with the parser's reason.
     """
     try:
-        return barcodes.parse_scan(barcode, separator_substitutes=_separator_substitutes())
+        return _parse_scan(barcode, _separator_substitutes(), date.today())
     except barcodes.BarcodeError as error:
         raise UnreadableBarcode(error.message, reason=error.code) from error
+
+
+# A dock scans the same case labels over and over, and parsing a GS1 label costs more CPU than
+# a database round trip. The parsed Scan is immutable; the day is part of the key because a
+# two-digit expiry year is read in a window around today. Refusals are not cached.
+@functools.lru_cache(maxsize=4096)
+def _parse_scan(barcode: str, separators: tuple[str, ...], today: date) -> barcodes.Scan:
+    return barcodes.parse_scan(barcode, separator_substitutes=separators)
 
 
 def check_scan_quantity(quantity: int | None) -> None:
