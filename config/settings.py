@@ -363,7 +363,7 @@ DOCKSIDE = {
     "PICK_BATCH_MAX_VOLUME_M3": os.environ.get("DOCKSIDE_PICK_BATCH_MAX_VOLUME_M3", "1.5"),
     "PICK_PATH_TIME_LIMIT_MS": int(os.environ.get("DOCKSIDE_PICK_PATH_TIME_LIMIT_MS", 100)),
     "DEPARTURE_AFTER_CUTOFF_MINUTES": 120,
-    "ALLOCATION_MAX_ATTEMPTS": 6,
+    "CONFLICT_MAX_ATTEMPTS": 6,
     "ALLOCATION_BATCH_SIZE": 200,
     # Receipts over an ASN line by more than this percentage need a manager's override to close.
     "OVER_RECEIPT_TOLERANCE_PCT": int(os.environ.get("DOCKSIDE_OVER_RECEIPT_TOLERANCE_PCT", 5)),

@@ -11,21 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
-import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.problems import PROBLEM_CONTENT_TYPE, problem_exception_handler
-from warehouse.errors import DomainError, IdempotencyKeyReused, is_transient_conflict
+from warehouse.errors import DomainError, IdempotencyKeyReused
 from warehouse.models import IdempotencyRecord
+from warehouse.retries import run_retrying_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +57,15 @@ def idempotent(
 
     With `retry_conflicts`, a transaction PostgreSQL aborts as a deadlock victim (or on a
     serialisation failure) is run again whole, the key's claim with it, a few times with
-    jittered back-off (DOCKSIDE["ALLOCATION_MAX_ATTEMPTS"] in all); the last failure is
+    jittered back-off (DOCKSIDE["CONFLICT_MAX_ATTEMPTS"] in all); the last failure is
     answered 409 concurrent-update with Retry-After, as without. Only for handlers whose every
     effect is in the transaction.
     """
     if not retry_conflicts or connection.in_atomic_block:
         return _idempotent_once(request, handler, required=required)
-    attempts = int(settings.DOCKSIDE.get("ALLOCATION_MAX_ATTEMPTS", 6))
-    for attempt in range(1, attempts + 1):
-        try:
-            return _idempotent_once(request, handler, required=required)
-        except OperationalError as error:
-            if not is_transient_conflict(error) or attempt == attempts:
-                raise
-            log.info("retrying %s after %s (attempt %s)", request.path, error, attempt)
-            time.sleep(min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
-    raise AssertionError("unreachable")
+    return run_retrying_conflicts(
+        lambda: _idempotent_once(request, handler, required=required), what=request.path
+    )
 
 
 def _idempotent_once(

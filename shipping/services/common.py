@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
-import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -15,6 +13,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from shipping.errors import ConcurrentUpdate
 from shipping.models import OutboundEvent
 from warehouse.errors import is_transient_conflict
+from warehouse.retries import run_retrying_conflicts
 from warehouse.roles import recorded_user
 
 log = logging.getLogger(__name__)
@@ -28,35 +27,30 @@ def setting(name: str, default: Any) -> Any:
 
 
 def retry_on_conflict(function: Callable[P, R]) -> Callable[P, R]:
-    """Run `function` in its own transaction, retrying it on deadlock/serialisation failure.
-
-    Bounded (DOCKSIDE["ALLOCATION_MAX_ATTEMPTS"]) with jittered exponential back-off, so the
-    victim of a deadlock retries instead of reaching the user. Inside a caller's transaction
-    it cannot retry (the caller's work is rolled back with it) and just runs once.
-    Raises ConcurrentUpdate (409) when every attempt was a victim.
+    """Run `function` in its own transaction, retrying it on deadlock/serialisation failure
+    (warehouse.retries), so the victim of a deadlock retries instead of reaching the user.
+    Inside a caller's transaction it cannot retry (the caller's work is rolled back with it)
+    and just runs once. Raises ConcurrentUpdate (409) when every attempt was a victim.
     """
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if connection.in_atomic_block:
             return function(*args, **kwargs)
-        attempts = int(setting("ALLOCATION_MAX_ATTEMPTS", 6))
-        for attempt in range(1, attempts + 1):
-            try:
-                with transaction.atomic():
-                    return function(*args, **kwargs)
-            except OperationalError as error:
-                if not is_transient_conflict(error) or attempt == attempts:
-                    if is_transient_conflict(error):
-                        raise ConcurrentUpdate(
-                            "The warehouse is busy with the same stock; nothing was written. "
-                            "Retry in a moment."
-                        ) from error
-                    raise
-                delay = min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.5)
-                log.info("retrying %s after %s (attempt %s)", function.__name__, error, attempt)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+
+        def attempt() -> R:
+            with transaction.atomic():
+                return function(*args, **kwargs)
+
+        try:
+            return run_retrying_conflicts(attempt, what=function.__name__)
+        except OperationalError as error:
+            if is_transient_conflict(error):
+                raise ConcurrentUpdate(
+                    "The warehouse is busy with the same stock; nothing was written. "
+                    "Retry in a moment."
+                ) from error
+            raise
 
     return wrapper
 

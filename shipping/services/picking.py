@@ -259,7 +259,7 @@ def _already_applied(key: str) -> bool:
 def _in_transaction(work: Callable[[], PickOutcome]) -> PickOutcome:
     """Run `work` in a transaction of its own, retried whole (with the idempotency key it
     claims) with jittered back-off when PostgreSQL aborts it as a deadlock victim or on a
-    serialisation failure, up to DOCKSIDE["ALLOCATION_MAX_ATTEMPTS"] times, then
+    serialisation failure, up to DOCKSIDE["CONFLICT_MAX_ATTEMPTS"] times, then
     ConcurrentUpdate (409). Inside a caller's transaction it runs once, in a savepoint: only
     the caller can run its whole transaction again."""
     if transaction.get_connection().in_atomic_block:
