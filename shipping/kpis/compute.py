@@ -79,10 +79,12 @@ def _replaced_table(model) -> str:
     return connection.ops.quote_name(f"kpi_replaced_{model._meta.model_name}")
 
 
-def _in_range(run: Run) -> tuple[str, list]:
+def _in_range(run: Run, alias: str = "") -> tuple[str, list]:
+    prefix = f"{alias}." if alias else ""
     return (
-        f"warehouse_id = %s AND metric IN ({_in(_METRICS)}) "
-        f"AND dimension IN ({_in(_DIMENSIONS)}) AND date >= %s AND date <= %s",
+        f"{prefix}warehouse_id = %s AND {prefix}metric IN ({_in(_METRICS)}) "
+        f"AND {prefix}dimension IN ({_in(_DIMENSIONS)}) "
+        f"AND {prefix}date >= %s AND {prefix}date <= %s",
         [
             run.warehouse_id,
             *_METRICS,
@@ -119,17 +121,24 @@ def _clear_range(cursor, run: Run) -> int:
 
 def _count_stale(cursor, run: Run, deleted: int) -> int:
     """How many of the deleted rows this run did not write again: slices that no longer
-    exist (a delivery re-dated to another day, a carrier corrected)."""
+    exist (a delivery re-dated to another day, a carrier corrected).
+
+    The rows written are looked for within the run's range only, by the unique index: without
+    that bound (and without statistics on the temporary table) PostgreSQL hashed every KPI row
+    of the warehouse, 15 s for one day's recompute against a year of 4.4 M snapshots.
+    """
     stale = 0
+    within, params = _in_range(run, "written")
     for model, columns in _SLICE_COLUMNS.items():
         replaced = _replaced_table(model)
         if deleted:
+            cursor.execute(f"ANALYZE {replaced}")
             same = " AND ".join(f"written.{column} = replaced.{column}" for column in columns)
             cursor.execute(
                 f"SELECT COUNT(*) FROM {replaced} replaced WHERE NOT EXISTS ("
                 f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} written "
-                f"WHERE written.warehouse_id = %s AND {same})",
-                [run.warehouse_id],
+                f"WHERE {within} AND {same})",
+                params,
             )
             stale += cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE {replaced}")
@@ -183,9 +192,10 @@ def recompute_kpis(
     every warehouse (or those in `warehouse_ids`), one transaction per warehouse.
 
     With `jobs` > 1 (PostgreSQL only; for backfills) each warehouse's range is cut into
-    chunks of at most CHUNK_DAYS days, recomputed by that many connections side by side, one
-    transaction per chunk: a long backfill then uses every core, and a failure keeps the
-    chunks already done. Called inside a transaction, it stays on the caller's connection.
+    `jobs` chunks of equal length (at least MIN_CHUNK_DAYS, at most MAX_CHUNK_DAYS days),
+    recomputed by that many connections side by side, one transaction per chunk: a long
+    backfill then uses every core, and a failure keeps the chunks already done. Called inside
+    a transaction, it stays on the caller's connection.
 
     Idempotent: running it again writes the same rows. Raises ValueError when date_from is
     after date_to.
@@ -200,19 +210,26 @@ def recompute_kpis(
     # Other connections cannot see what an open transaction of the caller wrote: inside one,
     # stay on this connection.
     if jobs > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _recompute_in_parallel(_chunks(ranges), jobs=jobs, started=started)
+        return _recompute_in_parallel(_chunks(ranges, jobs), jobs=jobs, started=started)
     return _recompute(ranges, started=started)
 
 
-CHUNK_DAYS = 31
+# Every chunk builds its events and reads the line tables once, so fewer, longer chunks cost
+# less in all: one per connection (a year on two connections: two half-years, where month-long
+# chunks built the events twelve times). Bounded so that a decade's backfill keeps its
+# temporary tables and sorts at a half-year's size.
+MIN_CHUNK_DAYS = 31
+MAX_CHUNK_DAYS = 183
 
 
-def _chunks(ranges: list[tuple[Warehouse, dt.date, dt.date]]) -> list[tuple]:
+def _chunks(ranges: list[tuple[Warehouse, dt.date, dt.date]], jobs: int) -> list[tuple]:
     chunks = []
     for warehouse, date_from, date_to in ranges:
+        days = (date_to - date_from).days + 1
+        length = min(MAX_CHUNK_DAYS, max(MIN_CHUNK_DAYS, -(-days // jobs)))
         start = date_from
         while start <= date_to:
-            end = min(start + dt.timedelta(days=CHUNK_DAYS - 1), date_to)
+            end = min(start + dt.timedelta(days=length - 1), date_to)
             chunks.append((warehouse, start, end))
             start = end + dt.timedelta(days=1)
     return chunks

@@ -70,31 +70,54 @@ def _carrier_and_vehicle() -> tuple[str, list]:
     return sql, [OWN_FLEET[0], OWN_FLEET[1], NO_VEHICLE[0], NO_VEHICLE[1]]
 
 
-def _routed(t: dict[str, str]) -> str:
-    """LEFT JOIN giving `routed.route_number` of shipment `s`: the route of its stop in the
-    latest plan (by delivery day, then id) that put it on a route; NULL when it never was.
+ROUTES_TABLE = "kpi_routes"
 
-    A join rather than a per-row subquery, so that the planner can hash it for a year and
-    look it up by index for a day. The daily report follows the same rule.
+
+def routes_source(run: Run) -> Source:
+    """One row per shipment of the run (dispatched on its days, or delivered on them) that a
+    plan put on a route: `route_number`, the route of its stop in the latest plan (by delivery
+    day, then id) that routed it. Shipments never routed have no row. The daily report follows
+    the same rule.
+
+    Only the run's shipments are looked up: the latest-plan test over every stop of every plan
+    was most of the cost of building a month's delivery and shipment events, once for each.
     """
-    return f"""
-        LEFT JOIN (
-            SELECT stop_shipment.shipment_id, route.number AS route_number
-            FROM {t["stop_shipment"]} stop_shipment
-            JOIN {t["stop"]} stop ON stop.id = stop_shipment.routestop_id
-            JOIN {t["route"]} route ON route.id = stop.route_id
-            JOIN {t["plan"]} plan ON plan.id = stop.plan_id
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {t["stop_shipment"]} later_shipment
-                JOIN {t["stop"]} later_stop ON later_stop.id = later_shipment.routestop_id
-                JOIN {t["plan"]} later_plan ON later_plan.id = later_stop.plan_id
-                WHERE later_shipment.shipment_id = stop_shipment.shipment_id
-                  AND later_stop.route_id IS NOT NULL
-                  AND (later_plan.delivery_date > plan.delivery_date
-                       OR (later_plan.delivery_date = plan.delivery_date
-                           AND later_plan.id > plan.id))
-            )
-        ) AS routed ON routed.shipment_id = s.id"""
+    t = _tables()
+    dispatched, dispatched_params = run.in_days("s.dispatched_at")
+    delivered, delivered_params = run.in_days("d.delivered_at")
+    sql = f"""
+        SELECT stop_shipment.shipment_id, route.number AS route_number
+        FROM {t["stop_shipment"]} stop_shipment
+        JOIN {t["stop"]} stop ON stop.id = stop_shipment.routestop_id
+        JOIN {t["route"]} route ON route.id = stop.route_id
+        JOIN {t["plan"]} plan ON plan.id = stop.plan_id
+        WHERE stop_shipment.shipment_id IN (
+            SELECT s.id FROM {t["shipment"]} s WHERE s.warehouse_id = %s AND {dispatched}
+            UNION
+            SELECT d.shipment_id FROM {t["delivery"]} d
+            JOIN {t["shipment"]} s ON s.id = d.shipment_id
+            WHERE s.warehouse_id = %s AND {delivered}
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM {t["stop_shipment"]} later_shipment
+            JOIN {t["stop"]} later_stop ON later_stop.id = later_shipment.routestop_id
+            JOIN {t["plan"]} later_plan ON later_plan.id = later_stop.plan_id
+            WHERE later_shipment.shipment_id = stop_shipment.shipment_id
+              AND later_stop.route_id IS NOT NULL
+              AND (later_plan.delivery_date > plan.delivery_date
+                   OR (later_plan.delivery_date = plan.delivery_date
+                       AND later_plan.id > plan.id))
+        )
+    """
+    return Source(sql, [run.warehouse_id, *dispatched_params, run.warehouse_id, *delivered_params])
+
+
+def _routed() -> str:
+    """LEFT JOIN giving `routed.route_number` of shipment `s` from the run's routes table
+    (`routes_source`); NULL when it was never routed."""
+    return (
+        f"LEFT JOIN {connection.ops.quote_name(ROUTES_TABLE)} routed ON routed.shipment_id = s.id"
+    )
 
 
 def _route_columns() -> tuple[str, list]:
@@ -146,7 +169,7 @@ def delivery_source(run: Run) -> Source:
             JOIN {t["shipment"]} s ON s.id = d.shipment_id
             JOIN {t["order"]} o ON o.id = s.order_id
             JOIN {t["customer"]} c ON c.id = o.customer_id
-            {_routed(t)}
+            {_routed()}
             WHERE s.warehouse_id = %s AND {in_days}
         ) AS deliveries
     """
@@ -194,7 +217,7 @@ def shipment_source(run: Run) -> Source:
         FROM {t["shipment"]} s
         JOIN {t["order"]} o ON o.id = s.order_id
         JOIN {t["customer"]} c ON c.id = o.customer_id
-        {_routed(t)}
+        {_routed()}
         WHERE s.warehouse_id = %s AND {in_days}
     """
     return Source(
@@ -308,6 +331,8 @@ def write_outbound_kpis(cursor, run: Run) -> tuple[Counter, Counter]:
     and histogram rows written per metric."""
     rows, histograms = Counter(), Counter()
 
+    # Read by both the delivery and the shipment events: looked up once.
+    materialize(cursor, ROUTES_TABLE, routes_source(run))
     deliveries = materialize(cursor, "kpi_deliveries", delivery_source(run))
     rows += upsert_ratios(cursor, run, deliveries, DELIVERY_RATIOS)
     written = upsert_duration(
@@ -334,6 +359,7 @@ def write_outbound_kpis(cursor, run: Run) -> tuple[Counter, Counter]:
     rows, histograms = rows + written[0], histograms + written[1]
     rows += upsert_ratios(cursor, run, fill_source(shipments), FILL_RATIOS)
     drop(cursor, "kpi_shipments")
+    drop(cursor, ROUTES_TABLE)
 
     rows += upsert_ratios(cursor, run, pick_task_source(run), PICK_RATIOS)
     rows += upsert_ratios(

@@ -6,6 +6,7 @@ Expected figures are worked out in each test from the definitions in docs/kpis.m
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import defaultdict
 from decimal import Decimal
@@ -19,7 +20,7 @@ from django.utils import timezone
 from shipping import services
 from shipping.errors import WrongBin
 from shipping.kpis.buckets import bucket_middle, bucket_of, percentile
-from shipping.kpis.compute import recompute_kpis
+from shipping.kpis.compute import MAX_CHUNK_DAYS, _chunks, recompute_kpis
 from shipping.kpis.dialect import KPI_LOCK_CLASS, day_lock_key
 from shipping.models import Delivery, KpiHistogram, KpiSnapshot, Order, PickTask, Shipment
 from shipping.tasks import recompute_last_week_kpis_task, recompute_recent_kpis_task
@@ -406,7 +407,7 @@ def test_recompute_holds_a_lock_per_day_of_its_range(site):
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_backfill_writes_what_one_connection_writes(site, product):
-    """Month-long chunks on several connections give exactly the rows of one transaction."""
+    """Chunks on several connections give exactly the rows of one transaction."""
     warehouse = site.warehouse
     rng = random.Random(7)
     first = DAY - dt.timedelta(days=40)
@@ -431,13 +432,32 @@ def test_parallel_backfill_writes_what_one_connection_writes(site, product):
     alone = (_table(), sorted(KpiHistogram.objects.values_list(*HISTOGRAM_FIELDS)))
     KpiSnapshot.objects.all().delete()
     KpiHistogram.objects.all().delete()
-    result = recompute_kpis(date_from=first, date_to=last, jobs=2)  # 3 chunks of <= 31 days
+    result = recompute_kpis(date_from=first, date_to=last, jobs=2)  # 2 chunks of 40 days
 
     assert (_table(), sorted(KpiHistogram.objects.values_list(*HISTOGRAM_FIELDS))) == alone
     assert result.total_rows == len(alone[0]) > 0
 
 
 HISTOGRAM_FIELDS = ("date", "warehouse_id", "dimension", "key", "metric", "bucket", "count")
+
+
+def test_backfill_is_cut_into_one_chunk_per_job_within_bounds(site):
+    warehouse = site.warehouse
+    first, last = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+    year = [(start, end) for _, start, end in _chunks([(warehouse, first, last)], 2)]
+    assert year == [(first, dt.date(2025, 7, 2)), (dt.date(2025, 7, 3), last)]
+    # A decade keeps half-year chunks, back to back; a short range keeps month-long ones.
+    decade = [
+        (start, end) for _, start, end in _chunks([(warehouse, first, dt.date(2034, 12, 31))], 2)
+    ]
+    assert decade[0][0] == first and decade[-1][1] == dt.date(2034, 12, 31)
+    assert all(end - start == dt.timedelta(days=MAX_CHUNK_DAYS - 1) for start, end in decade[:-1])
+    assert all(b[0] - a[1] == dt.timedelta(days=1) for a, b in itertools.pairwise(decade))
+    weeks = [
+        (start, end)
+        for _, start, end in _chunks([(warehouse, first, first + dt.timedelta(days=39))], 4)
+    ]
+    assert weeks == [(first, dt.date(2025, 1, 31)), (dt.date(2025, 2, 1), dt.date(2025, 2, 9))]
 
 
 def test_range_must_not_run_backwards(site):

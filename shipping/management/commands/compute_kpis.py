@@ -29,8 +29,8 @@ class Command(BaseCommand):
             "--jobs",
             type=int,
             default=os.cpu_count() or 1,
-            help="Connections recomputing month-long chunks side by side on PostgreSQL "
-            "(default: one per CPU).",
+            help="Connections recomputing chunks of the range side by side on PostgreSQL, "
+            "one chunk each of 31 to 183 days (default: one per CPU).",
         )
 
     def handle(self, *args, **options) -> None:
