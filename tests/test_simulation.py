@@ -72,9 +72,18 @@ def test_a_tenth_of_a_day_proves_itself(tmp_path, service_options):
     assert counted["shipments_dispatched"] > 0 and counted["deliveries"] > 0
     assert counted["replays_sent"] > 0
     assert counted["replays_matching"] == counted["replays_sent"]
+    # Returns came back and were decided; every count found the simulator's book but the one
+    # deliberately miscounted, which went to a recount; nothing was adjusted.
+    assert counted["rmas"] >= 1 and counted["units_returned"] > 0
+    assert sum(counted["dispositions"].values()) == counted["units_returned"]
+    assert counted["count_tasks"] >= 3  # the manager's requests, and the short picks'
+    assert counted["counts_done"] == counted["counts_accurate"] == counted["count_tasks"]
+    assert (counted["recounts"], counted["counts_over_threshold"]) == (1, 1)
+    assert counted["counts_adjusted"] == 0
     # The admin's KPIs are the simulator's own counts, metric by metric.
     metrics = {check["metric"] for check in day["kpi_checks"]}
     assert {"otd", "otif", "fill_rate_units", "pick_accuracy"} <= metrics
+    assert {"inventory_record_accuracy", "return_rate"} <= metrics
     for check in day["kpi_checks"]:
         assert check["admin"] == check["simulator"], (check, output)
     assert day["report_found"], output

@@ -67,8 +67,9 @@ def play(args: argparse.Namespace, base_url: str) -> Day:
         phase(day)
         if name == "setup" and args.date is None:
             day.date = day.now_local_day()
+        day.phase_seconds[name] = round(time.perf_counter() - started, 1)
         print(
-            f"  {name}: {time.perf_counter() - started:.1f} s, {day.tally.requests} requests",
+            f"  {name}: {day.phase_seconds[name]:.1f} s, {day.tally.requests} requests",
             flush=True,
         )
     check_invariants(day)

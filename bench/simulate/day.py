@@ -67,6 +67,20 @@ class Counted:
     lines_shipped: int = 0  # order lines of dispatched orders
     units_shipped_capped: int = 0  # sum of min(shipped, ordered)
     units_ordered_shipped: int = 0  # ordered units of dispatched orders
+    units_delivered: int = 0  # units handed over (the proof-of-delivery lines)
+    rmas: int = 0
+    rma_lines: int = 0
+    units_returned: int = 0  # units of the return scans answered 201 (replays once)
+    returned_damaged: int = 0
+    dispositions: Counter = field(default_factory=Counter)  # kind -> units
+    restock_putaways: int = 0
+    count_tasks: int = 0  # the day's counts (short picks' and the manager's requests)
+    counts_submitted: int = 0  # count attempts submitted (first counts and recounts)
+    counts_over_threshold: int = 0  # attempts the service sent for a recount or review
+    recounts: int = 0
+    counts_done: int = 0
+    counts_accurate: int = 0  # done with no variance on the closing count
+    counts_adjusted: int = 0  # done with a variance posted (an adjustment move)
     errors: list[str] = field(default_factory=list)
 
 
@@ -107,6 +121,16 @@ class Day:
     # Order number -> order line id -> units picked (what leaves on the shipment).
     picked: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
     shipments: dict[str, dict] = field(default_factory=dict)  # shipment number -> detail
+    # Order number -> product id -> lot code ("" without) -> units picked: which lots left.
+    picked_lots: dict[str, dict[int, Counter]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Counter))
+    )
+    # Order number -> product id -> units handed over at the door.
+    handed: dict[str, dict[int, int]] = field(default_factory=dict)
+    # What the simulator believes is in each storage and pick-face bin, from the opening
+    # balances and its own putaways and picks: (bin code, SKU, lot code or "") -> units.
+    bin_stock: Counter = field(default_factory=Counter)
+    doors: list[int] = field(default_factory=list)  # inbound dock doors (ids)
     route_plan: dict | None = None
     counted: Counted = field(default_factory=Counted)
     work_days: set[dt.date] = field(default_factory=set)  # local days the work was done on
@@ -114,6 +138,7 @@ class Day:
     kpi_checks: list[tuple] = field(default_factory=list)
     report_found: bool = False
     invariants: list[tuple[str, bool, str]] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -145,6 +170,11 @@ class Day:
     def error(self, text: str) -> None:
         self.counted.errors.append(text)
 
+    def move_in_bin(self, bin_code: str, sku: str, lot: str | None, units: int) -> None:
+        """Units put into (+) or picked from (-) a bin, as the simulator saw it done."""
+        with self.tally.lock:
+            self.bin_stock[(bin_code, sku, lot or "")] += units
+
     def login(self, username: str) -> Client:
         return login(self.base_url, self.tally, username, PASSWORD)
 
@@ -169,7 +199,9 @@ def wait_for_background(day: Day, *, timeout: float = 300.0, what: str = "") -> 
     """Poll GET /background-work/ until every outbox message is applied (the follow-up work
     of the requests so far: backorder re-allocation, route solving, KPI runs)."""
     deadline = time.monotonic() + timeout
-    delay = 0.2
+    # Short steps: the work is mostly a few tasks of a second or less, and every tenth of a
+    # second waited here is a tenth of a second of the day's wall time.
+    delay = 0.1
     while True:
         body = day.manager.expect(
             day.manager.get("background-work/", operation="GET background-work/"), 200
@@ -181,4 +213,4 @@ def wait_for_background(day: Day, *, timeout: float = 300.0, what: str = "") -> 
                 f"background work still waiting after {timeout:.0f} s ({what}): {body}"
             )
         time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
+        delay = min(delay * 1.5, 0.5)

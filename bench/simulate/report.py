@@ -51,6 +51,23 @@ def check_invariants(day: Day) -> None:
     day.invariants.append(
         ("every putaway task done", not open_putaways, f"{len(open_putaways)} open")
     )
+    rmas = manager.list_all("returns/", warehouse__code=day.warehouse_code)
+    closed = sum(rma["status"] == "closed" for rma in rmas)
+    day.invariants.append(
+        (
+            "every RMA received, dispositioned and closed",
+            closed == len(rmas) == counted.rmas,
+            f"{closed} closed of {len(rmas)}, simulator {counted.rmas}",
+        )
+    )
+    day.invariants.append(
+        (
+            "cycle counts found what the simulator's book says (no adjustment posted)",
+            counted.counts_adjusted == 0 and counted.counts_done == counted.count_tasks,
+            f"{counted.counts_done} of {counted.count_tasks} tasks done, "
+            f"{counted.counts_adjusted} adjusted",
+        )
+    )
 
 
 def figures(day: Day) -> dict:
@@ -83,6 +100,14 @@ def figures(day: Day) -> dict:
         "shipments dispatched": c.shipments_dispatched,
         "deliveries": c.deliveries,
         "refused / partial": f"{c.refused}/{c.partial}",
+        "RMAs (lines)": f"{c.rmas} ({c.rma_lines})",
+        "units returned (damaged)": f"{c.units_returned} ({c.returned_damaged})",
+        "dispositions (units)": dict(sorted(c.dispositions.items())),
+        "restock putaways": c.restock_putaways,
+        "count tasks": c.count_tasks,
+        "counted (recounts)": f"{c.counts_submitted} ({c.recounts})",
+        "count variances": c.counts_over_threshold,
+        "counts adjusted": c.counts_adjusted,
         "OTD": rate(c.on_time, c.deliveries),
         "OTIF": rate(c.on_time_in_full, c.deliveries),
         "fill rate (units)": rate(c.units_shipped_capped, c.units_ordered_shipped),
@@ -186,6 +211,11 @@ def as_json(day: Day, *, reconciled: bool | None) -> str:
             "reconciled": reconciled,
             "server_errors": day.tally.server_error_count,
             "requests": day.tally.requests,
+            "phase_seconds": day.phase_seconds,
+            "operations": {
+                name: [sum(day.tally.statuses[name].values()), round(seconds, 2)]
+                for name, seconds in day.tally.seconds_by_operation.most_common()
+            },
             "passed": passed(day, day.tally.server_error_count, reconciled),
         },
         default=str,

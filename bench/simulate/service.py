@@ -51,6 +51,9 @@ def service_environment(options: ServiceOptions) -> dict[str, str]:
             "THROTTLE_USER": "1000000/minute",
             "THROTTLE_SCAN": "1000000/minute",
             "THROTTLE_LOGIN": "1000/minute",
+            # The day's route plan names every packed shipment (about 2,600 at scale 1); API
+            # lists are capped at 1,000 items by default.
+            "DOCKSIDE_MAX_LIST_ITEMS": "10000",
             # The simulated day plans its own routes; beat must not plan tomorrow's first.
             "DOCKSIDE_ROUTE_PLANNING_CUTOFF": "23:59",
             "LOG_LEVEL": "WARNING",

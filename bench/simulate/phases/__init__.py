@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
-from bench.simulate.phases import deliveries, dispatch, evening, inbound, picking, setup
+from bench.simulate.phases import (
+    counts,
+    deliveries,
+    dispatch,
+    evening,
+    inbound,
+    picking,
+    returns,
+    setup,
+)
 
-# Returns (receiving's RMA API) and cycle counts (the warehouse app's count tasks) get phases of
-# their own once their endpoints are settled; docs/day-in-the-warehouse.md says how to add one.
+# A new phase is a module with a `run(day)`, put here in the order of the day; the summary's
+# phase timings and docs/day-in-the-warehouse.md's table follow this list.
 PHASES = (
     ("setup", setup.run),
     ("night: the first orders", picking.run_first_burst),
@@ -14,6 +23,8 @@ PHASES = (
     ("all day: orders, waves, picking", picking.run),
     ("routes, staging, loading, dispatch", dispatch.run),
     ("deliveries", deliveries.run),
+    ("returns", returns.run),
+    ("cycle counts", counts.run),
     ("evening: KPIs and report", evening.run),
 )
 

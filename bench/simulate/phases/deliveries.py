@@ -73,6 +73,9 @@ def deliver(day: Day, stop: dict, number: str) -> None:
         key=new_key(),
     )
     day.dispatcher.expect(answer, 201, what="deliver")
+    with day.tally.lock:
+        day.handed[order_number] = handed
+        day.counted.units_delivered += sum(handed.values())
     start, end = order["window"]
     on_time = start - TOLERANCE <= delivered <= end + TOLERANCE
     in_full = all(handed.get(pid, 0) >= qty for pid, qty in order["ordered"].items())

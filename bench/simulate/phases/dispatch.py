@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from bench.simulate.client import new_key
 from bench.simulate.day import Day, wait_for_background
 
+DOCK_STAFF = 8
+
 
 def time_limit(day: Day) -> int:
     return 20 if day.scale >= 0.5 else 5
@@ -27,6 +29,9 @@ def run(day: Day) -> None:
             {
                 "warehouse": day.warehouse_code,
                 "delivery_date": str(day.delivery_date),
+                # What was packed: left out, the plan would also take the day's shipments
+                # that nothing was picked for. (A list holds DOCKSIDE_MAX_LIST_ITEMS numbers:
+                # the service the simulator starts allows a whole day's.)
                 "shipments": numbers,
                 "time_limit_seconds": time_limit(day),
                 "seed": day.seed % 1000,
@@ -40,6 +45,10 @@ def run(day: Day) -> None:
     plan = dispatcher.expect(
         dispatcher.get(f"route-plans/{created['id']}/", operation="GET route-plans/{id}/"), 200
     )
+    stops = [stop for route in plan["routes"] for stop in route["stops"]] + plan["unplanned"]
+    covered = sorted(number for stop in stops for number in stop["shipments"])
+    if covered != numbers:
+        day.error(f"route plan {plan['id']} has {len(covered)} shipments; packed {len(numbers)}")
     if plan["status"] != "solved":
         day.error(f"route plan {plan['id']} is {plan['status']}: {plan['error']}")
         return
@@ -57,58 +66,82 @@ def run(day: Day) -> None:
     counted.stops_planned = sum(len(route["stops"]) for route in plan["routes"])
     for stop in plan["unplanned"]:
         counted.stops_dropped[stop["dropped_reason_code"] or "unplanned"] += 1
-    # Each route has its own lane, door and vehicle: the routes are loaded side by side.
     routes = [route for route in plan["routes"] if route["stops"]]
-    with ThreadPoolExecutor(max_workers=min(8, len(routes) or 1)) as pool:
+    # Each route's crew stages its shipments in the route's lane (one after another: a move
+    # into a lane locks the lane's row) and loads its vehicle in load order; the routes side
+    # by side. Then the loaded shipments are closed, side by side.
+    with ThreadPoolExecutor(max_workers=min(DOCK_STAFF, len(routes) or 1)) as pool:
         list(pool.map(lambda route: load_route(day, route), routes))
+    with ThreadPoolExecutor(max_workers=DOCK_STAFF) as pool:
+        list(
+            pool.map(
+                lambda number: dispatch(day, number),
+                sorted(n for route in routes for n in in_stop_order(route)),
+            )
+        )
     day.note_work_day()
 
 
-def load_route(day: Day, route: dict) -> None:
-    dispatcher = day.dispatcher
-    lane = day.locations_by_code[route["staging_lane"]]
-    in_stop_order = [
+def in_stop_order(route: dict) -> list[str]:
+    return [
         number
         for stop in sorted(route["stops"], key=lambda s: s["sequence"])
         for number in sorted(stop["shipments"])
     ]
-    staged = {}
-    for number in in_stop_order:
-        shipment = day.shipments[number]
-        staged[number] = dispatcher.expect(
-            dispatcher.post(
-                f"shipments/{shipment['id']}/stage/",
-                {"staging_lane": lane},
-                operation="POST shipments/{id}/stage/",
-            ),
-            200,
-            what="stage",
-        )
-    # The last stop goes on first, so the first stop's goods are at the doors.
-    for number in reversed(in_stop_order):
-        for package in staged[number]["packages"]:
-            dispatcher.expect(
-                dispatcher.post(
-                    "shipments/load/",
-                    {"sscc": package["sscc"], "vehicle": route["vehicle"]},
-                    operation="POST shipments/load/",
-                    key=new_key(),
-                ),
-                200,
-                what="load",
-            )
-    for number in in_stop_order:
-        shipment = day.shipments[number]
+
+
+def stage(day: Day, number: str, lane: int) -> dict:
+    shipment = day.shipments[number]
+    return day.dispatcher.expect(
+        day.dispatcher.post(
+            f"shipments/{shipment['id']}/stage/",
+            {"staging_lane": lane},
+            operation="POST shipments/{id}/stage/",
+        ),
+        200,
+        what="stage",
+    )
+
+
+def load_route(day: Day, route: dict) -> None:
+    """The route's crew: one stages the shipments in the lane, last stop first, and the other
+    loads each onto the vehicle as soon as it is staged (the last stop goes on first, so the
+    first stop's goods are at the doors)."""
+    lane = day.locations_by_code[route["staging_lane"]]
+    last_first = list(reversed(in_stop_order(route)))
+    with ThreadPoolExecutor(max_workers=1) as stager:
+        staged = [stager.submit(stage, day, number, lane) for number in last_first]
+        for shipment in staged:
+            load(day, route, shipment.result())
+
+
+def load(day: Day, route: dict, shipment: dict) -> None:
+    dispatcher = day.dispatcher
+    for package in shipment["packages"]:
         dispatcher.expect(
             dispatcher.post(
-                f"shipments/{shipment['id']}/dispatch/", operation="POST shipments/{id}/dispatch/"
+                "shipments/load/",
+                {"sscc": package["sscc"], "vehicle": route["vehicle"]},
+                operation="POST shipments/load/",
+                key=new_key(),
             ),
             200,
-            what="dispatch",
+            what="load",
         )
-        with day.tally.lock:
-            day.counted.shipments_dispatched += 1
-            record_shipped(day, shipment["order_number"])
+
+
+def dispatch(day: Day, number: str) -> None:
+    shipment = day.shipments[number]
+    day.dispatcher.expect(
+        day.dispatcher.post(
+            f"shipments/{shipment['id']}/dispatch/", operation="POST shipments/{id}/dispatch/"
+        ),
+        200,
+        what="dispatch",
+    )
+    with day.tally.lock:
+        day.counted.shipments_dispatched += 1
+        record_shipped(day, shipment["order_number"])
 
 
 def record_shipped(day: Day, order_number: str) -> None:

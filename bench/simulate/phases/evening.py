@@ -19,7 +19,11 @@ WORK_METRICS = (
     ("short_pick_rate", "tasks_short", "tasks_closed"),
     ("fill_rate_lines", "lines_shipped_full", "lines_shipped"),
     ("fill_rate_units", "units_shipped_capped", "units_ordered_shipped"),
+    ("inventory_record_accuracy", "counts_accurate", "counts_done"),
 )
+# Returns are received on the day worked, the deliveries they come from are the next day's:
+# the return rate is compared over both.
+SPAN_METRICS = (("return_rate", "units_returned", "units_delivered"),)
 DELIVERY_METRICS = (
     ("otd", "on_time", "deliveries"),
     ("late", "late", "deliveries"),
@@ -49,6 +53,8 @@ def run(day: Day) -> None:
     if work:
         compare(day, admin, work, WORK_METRICS)
     compare(day, admin, (day.delivery_date, day.delivery_date), DELIVERY_METRICS)
+    if work and day.counted.rmas:
+        compare(day, admin, (work[0], day.delivery_date), SPAN_METRICS)
     report = admin.request(
         "GET",
         "/admin/shipping/kpireport/",

@@ -28,12 +28,14 @@ def run(day: Day) -> None:
         results = list(pool.map(lambda door: receive_door(day, by_door[door]), sorted(by_door)))
     for door_figures in results:
         merge(day, door_figures)
-    # The forklift drivers then take every putaway task in a fixed order: where stock lands
-    # (and so what is allocated from where) never depends on how the doors' threads ran.
-    figures = new_figures()
+    # The forklift drivers then take the putaway tasks in a fixed order: where stock lands
+    # (and so what is allocated from where) never depends on how the doors' threads ran. One
+    # driver per storage class (ambient, chilled, frozen), side by side: a class's goods only
+    # go into that class's bins, so one driver never fills a bin another is heading for.
     tasks = day.dock.list_all("putaway-tasks/", status="open")
     trucks_by_receipt = {truck["receipt"]: truck["number"] for truck in trucks}
-    order = sorted(
+    by_class: dict[str, list[dict]] = defaultdict(list)
+    for task in sorted(
         tasks,
         key=lambda t: (
             trucks_by_receipt.get(t["receipt"], 0),
@@ -41,10 +43,18 @@ def run(day: Day) -> None:
             t["lot_code"] or "",
             t["quantity"],
         ),
-    )
-    for task in order:
-        put_away(day, task, figures)
-    merge(day, figures)
+    ):
+        by_class[day.products[task["sku"]].storage_class].append(task)
+
+    def drive(storage_class: str) -> dict:
+        figures = new_figures()
+        for task in by_class[storage_class]:
+            put_away(day, task, figures)
+        return figures
+
+    with ThreadPoolExecutor(max_workers=max(1, len(by_class))) as pool:
+        for figures in pool.map(drive, sorted(by_class)):
+            merge(day, figures)
     # Putaway made stock available: the backorders waiting for it are re-allocated by the
     # worker. Wait for that before the next orders compete for the same stock.
     wait_for_background(day, what="backorders after putaway")
@@ -112,6 +122,7 @@ def schedule(day: Day, trucks: list[dict]) -> None:
         row["shipment"]: row for row in day.manager.list_all("dock-appointments/", status="booked")
     }
     doors = sorted({row["door"] for row in booked.values()})
+    day.doors = doors
     for truck in trucks:
         slot = booked.get(truck["id"])
         if slot is None:
@@ -327,6 +338,7 @@ def put_away(day: Day, task: dict, figures: dict) -> None:
         if answer.status == 409 and answer.problem_code() == "capacity-exceeded":
             continue
         done = day.dock.expect(answer, 200, what="putaway")
+        day.move_in_bin(bin_code, task["sku"], task["lot_code"], task["quantity"])
         figures["putaways"] += 1
         figures["other_bin"] += attempt > 0 or not task["proposed_bin"]
         day.note_work_day()

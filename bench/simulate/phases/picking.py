@@ -5,6 +5,9 @@ answer was lost), short picks, and packing.
 Short picks re-allocate from other bins, which is a race between pickers for free stock; so
 that a seed always gives the same figures, the pickers confirm side by side and report their
 short picks afterwards, one at a time in a fixed order, then pick what was re-allocated.
+The next cut-off's orders are allocated while the pickers confirm (a confirmation takes units
+already allocated: the free units the allocation sees do not depend on the timing), and the
+packing stations pack a wave while the next is picked.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.simulate import gs1
@@ -21,6 +25,7 @@ from bench.simulate.phases import orders
 
 CUTOFFS = ((11, 0), (14, 0), (17, 0))
 PACKING_STATIONS = 4
+ASSIGNERS = 4
 SHORT_REASONS = ("empty_bin", "not_enough", "damaged", "cannot_find")
 
 
@@ -32,16 +37,31 @@ def run_first_burst(day: Day) -> None:
 
 def run(day: Day) -> None:
     sizes = orders.burst_sizes(day)
-    number = sizes[0] + 1
-    for wave_index, (hour, minute) in enumerate(CUTOFFS):
-        burst = wave_index + 1
-        orders.place_burst(day, burst, sizes[burst], number)
-        number += sizes[burst]
-        wave = plan_and_release(day, day.local(day.date, hour, minute))
-        if wave is None:
-            continue
-        pick_wave(day, wave)
-        pack_wave(day, wave)
+    firsts = [sum(sizes[:burst]) + 1 for burst in range(len(sizes))]
+
+    def burst(number: int) -> Callable[[], object]:
+        return lambda: orders.place_burst(day, number, sizes[number], firsts[number])
+
+    burst(1)()
+    # The orders for the next cut-off come in while the pickers confirm this wave, and the
+    # packing stations pack a wave while the next is picked. Neither races for free stock: a
+    # confirmation takes units already allocated (the free units stay as they were) and
+    # packing moves none; the short picks, which do re-allocate, wait for both.
+    with ThreadPoolExecutor(max_workers=1) as packing_bench:
+        packing = []
+        for wave_index, (hour, minute) in enumerate(CUTOFFS):
+            following = wave_index + 2
+            incoming = burst(following) if following < len(sizes) else None
+            wave = plan_and_release(day, day.local(day.date, hour, minute))
+            if wave is None:
+                if incoming:
+                    incoming()
+                continue
+            pick_wave(day, wave, meanwhile=incoming)
+            packing.append(packing_bench.submit(pack_wave, day, wave))
+        for done in packing:
+            done.result()
+    wait_for_background(day, what="after packing")
 
 
 def plan_and_release(day: Day, cutoff: dt.datetime) -> dict | None:
@@ -73,7 +93,7 @@ def plan_and_release(day: Day, cutoff: dt.datetime) -> dict | None:
 # --- picking ------------------------------------------------------------------------------------
 
 
-def pick_wave(day: Day, wave: dict) -> None:
+def pick_wave(day: Day, wave: dict, *, meanwhile: Callable[[], object] | None = None) -> None:
     lists = sorted(
         day.manager.list_all("pick-lists/", wave=wave["id"]), key=lambda row: row["number"]
     )
@@ -81,32 +101,50 @@ def pick_wave(day: Day, wave: dict) -> None:
     shares: dict[int, list[dict]] = defaultdict(list)
     for index, pick_list in enumerate(lists):
         shares[index % len(day.pickers)].append(pick_list)
-    owner: dict[int, Client] = {}
-    for index, share in shares.items():
-        for pick_list in share:
-            owner[pick_list["id"]] = day.pickers[index]
-            day.manager.expect(
-                day.manager.post(
-                    f"pick-lists/{pick_list['id']}/assign/",
-                    {"picker": day.pickers[index].user_id},
-                    operation="POST pick-lists/{id}/assign/",
-                ),
-                200,
-                what="assign pick list",
-            )
+    owner = {
+        pick_list["id"]: day.pickers[index]
+        for index, share in shares.items()
+        for pick_list in share
+    }
+
+    def assign(pick_list: dict) -> None:
+        day.manager.expect(
+            day.manager.post(
+                f"pick-lists/{pick_list['id']}/assign/",
+                {"picker": owner[pick_list["id"]].user_id},
+                operation="POST pick-lists/{id}/assign/",
+            ),
+            200,
+            what="assign pick list",
+        )
+
+    # The shift lead hands out the lists from the board, several at a time.
+    with ThreadPoolExecutor(max_workers=ASSIGNERS) as pool:
+        list(pool.map(assign, lists))
     day.note_work_day()
-    with ThreadPoolExecutor(max_workers=len(day.pickers)) as pool:
+    with ThreadPoolExecutor(max_workers=len(day.pickers) + 1) as pool:
+        alongside = pool.submit(meanwhile) if meanwhile else None
         deferred = list(
             pool.map(lambda i: work_lists(day, day.pickers[i], shares[i]), sorted(shares))
         )
+        if alongside:
+            alongside.result()
     # Short picks, one at a time in a fixed order (see the module's docstring).
-    for task, picker in sorted(
-        (item for items in deferred for item in items), key=lambda x: short_key(x[0])
-    ):
+    shorts = sorted((item for items in deferred for item in items), key=lambda x: short_key(x[0]))
+    for task, picker in shorts:
         report_short(day, picker, task)
-    # What the short picks re-allocated from other bins is picked now, list by list.
-    for pick_list in lists:
-        work_list(day, owner[pick_list["id"]], pick_list["id"], allow_short=False)
+    # What the short picks re-allocated from other bins went to the end of the same lists:
+    # their pickers pick it now, side by side (it was allocated, so nothing races for it).
+    again: dict[Client, list[int]] = defaultdict(list)
+    for list_id in sorted({task["pick_list"] for task, _ in shorts}):
+        again[owner[list_id]].append(list_id)
+
+    def pick_again(picker: Client) -> None:
+        for list_id in again[picker]:
+            work_list(day, picker, list_id, allow_short=False)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(again))) as pool:
+        list(pool.map(pick_again, list(again)))
     day.note_work_day()
 
 
@@ -214,6 +252,8 @@ def confirm(day: Day, picker: Client, task: dict, rng) -> None:
             counted.tasks_picked_complete += 1
         lines = day.picked[task["order_number"]]
         lines[product.id] = lines.get(product.id, 0) + picked
+        day.picked_lots[task["order_number"]][product.id][task["lot_code"] or ""] += picked
+        day.bin_stock[(task["bin"], task["sku"], task["lot_code"] or "")] -= picked
 
 
 def neighbour(day: Day, code: str) -> str:
@@ -248,6 +288,9 @@ def report_short(day: Day, picker: Client, task: dict) -> None:
     lines = day.picked[task["order_number"]]
     product_id = day.products[task["sku"]].id
     lines[product_id] = lines.get(product_id, 0) + outcome["quantity_picked"]
+    lot = task["lot_code"] or ""
+    day.picked_lots[task["order_number"]][product_id][lot] += outcome["quantity_picked"]
+    day.move_in_bin(task["bin"], task["sku"], lot, -outcome["quantity_picked"])
 
 
 # --- packing ------------------------------------------------------------------------------------
@@ -267,7 +310,6 @@ def pack_wave(day: Day, wave: dict) -> None:
         stations[index % PACKING_STATIONS].append(shipment)
     with ThreadPoolExecutor(max_workers=PACKING_STATIONS) as pool:
         list(pool.map(lambda n: pack_station(day, stations[n]), sorted(stations)))
-    wait_for_background(day, what="after packing")
 
 
 def pack_station(day: Day, shipments: list[dict]) -> None:
