@@ -21,6 +21,7 @@ from shipping.models import (
     TrackingEvent,
     TrackingReason,
     TrackingStatus,
+    WebhookSubscription,
 )
 from shipping.services.common import setting
 from warehouse.outbox import enqueue
@@ -78,7 +79,7 @@ def record_tracking(
         eta_end=eta[1],
         actor=recorded_user(actor),
     )
-    enqueue(WEBHOOK_TASK, [order_id])
+    _enqueue_webhooks([order_id])
     return event
 
 
@@ -123,7 +124,20 @@ def record_allocations(*, changes: Sequence[tuple[Order, str, str]], actor=None)
         return
     issue_tracking(order_ids=[row.order_id for row in rows])
     TrackingEvent.objects.bulk_create(rows)
-    enqueue(WEBHOOK_TASK, sorted({row.order_id for row in rows}))
+    _enqueue_webhooks([row.order_id for row in rows])
+
+
+def _enqueue_webhooks(order_ids: Iterable[int]) -> None:
+    """Enqueue the webhook work for these orders' new events, when anyone listens: most
+    warehouses subscribe nothing, and a task per timeline step would find nothing to send.
+    A subscription hears of what happens after it is made, so one made later misses nothing."""
+    order_ids = sorted(set(order_ids))
+    listening = WebhookSubscription.objects.filter(
+        is_active=True,
+        warehouse_id__in=Order.objects.filter(id__in=order_ids).values("warehouse_id"),
+    ).exists()
+    if listening:
+        enqueue(WEBHOOK_TASK, order_ids)
 
 
 def planned_eta(order_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:

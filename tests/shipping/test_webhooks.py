@@ -26,6 +26,7 @@ from shipping.webhook_signing import retry_delay, verify
 from tests.factories import shipping as sf
 from tests.factories import tracking as tf
 from tests.factories import warehouse as wf
+from warehouse.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -473,3 +474,18 @@ def test_the_command_sends_what_is_due(layout, product, users, committed):
         call_command("deliver_webhooks", stdout=out)
     assert [r.answered for r in receiver.received] == [500, 200]
     assert "1 delivery(ies) acknowledged" in out.getvalue()
+
+
+def test_no_webhook_work_is_queued_where_nobody_subscribed(layout, product, users, committed):
+    other_site = wf.make_site(code="SUB")
+    tf.make_subscription(other_site.warehouse, "https://erp.example.com/hooks")
+    flow = tf.stocked_flow(layout, product, users, step=committed)
+    flow.allocate()
+    flow.release()
+    assert TrackingEvent.objects.filter(order=flow.order).count() == 1
+    assert not OutboxMessage.objects.filter(task=webhooks.WEBHOOK_TASK).exists()
+
+    tf.make_subscription(layout.warehouse, "https://erp.example.com/hooks")
+    flow.pick()
+    (message,) = OutboxMessage.objects.filter(task=webhooks.WEBHOOK_TASK)
+    assert message.args == [[flow.order.id]]
