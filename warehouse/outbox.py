@@ -43,7 +43,7 @@ def apply_inline(message_id: int) -> None:
     """No broker: mark the message handed over and run its task in this process."""
     message = OutboxMessage.objects.get(id=message_id)
     # Look the task up before marking: an unknown name leaves the message pending for a relay.
-    task = _task(message.task)
+    task = current_app.tasks[message.task]
     OutboxMessage.objects.filter(id=message_id).update(published_at=timezone.now())
     task.apply(args=message.args, kwargs={**message.kwargs, OUTBOX_KWARG: message.id}, throw=True)
 
@@ -52,16 +52,6 @@ def apply_inline(message_id: int) -> None:
 class Published:
     count: int
     broker_down: bool
-
-
-def _task(name: str) -> Task:
-    """The registered task `name`, importing the apps' task modules first if nothing has (a
-    worker does that when it starts; a web process running tasks inline may not have)."""
-    try:
-        return current_app.tasks[name]
-    except KeyError:
-        current_app.loader.import_default_modules()
-        return current_app.tasks[name]
 
 
 def publish_pending(*, limit: int = 200, app: Celery | None = None) -> Published:

@@ -235,6 +235,11 @@ class ReceiptOpenInput(serializers.Serializer):
     door = serializers.IntegerField()
 
 
+# Limits of a scan body, shared by ScanInput and the direct checks below.
+_BARCODE_MAX = 200
+_PACK_MAX = 16
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -262,7 +267,7 @@ class ReceiptOpenInput(serializers.Serializer):
 )
 class ScanInput(serializers.Serializer):
     barcode = serializers.CharField(
-        max_length=200,
+        max_length=_BARCODE_MAX,
         trim_whitespace=False,
         help_text="The raw scanner data: GS1 element string (GS or '|' separators, optional ]C1), "
         "a plain GTIN/EAN/UPC, or an SSCC announced on the ASN.",
@@ -271,13 +276,9 @@ class ScanInput(serializers.Serializer):
         min_value=1, required=False, help_text="Count when the barcode has no AI 37; default 1."
     )
     pack = serializers.CharField(
-        max_length=16, required=False, allow_blank=True, help_text="Pack the count is in."
+        max_length=_PACK_MAX, required=False, allow_blank=True, help_text="Pack the count is in."
     )
     damaged = serializers.BooleanField(default=False, help_text="The units are damaged.")
-
-
-_BARCODE_MAX = 200
-_PACK_MAX = 16
 
 
 def validate_scan_input(data: object) -> dict:
