@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import Model, QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import SAFE_METHODS
 
 from warehouse.models import Warehouse
 from warehouse.selectors import list_warehouses_for
@@ -25,6 +27,27 @@ class ScopedQuerysetMixin:
 
     def get_scoped_queryset(self) -> QuerySet:
         raise NotImplementedError
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Query-string filters and ordering narrow lists. On one object's URL they can only
+        # cost: django-filter builds and validates a form on every scan and confirmation.
+        if getattr(self, "detail", False):
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_object(self) -> Model:
+        """The object named by the URL, within the user's scope (404 outside it).
+
+        A write leaves out the list's prefetches: the service reads and locks what it changes,
+        and the answer is read again after it, so prefetched rows would be read for nothing.
+        """
+        queryset = self.filter_queryset(self.get_queryset())
+        if self.request.method not in SAFE_METHODS:
+            queryset = queryset.prefetch_related(None)
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        obj = get_object_or_404(queryset, **{self.lookup_field: self.kwargs[lookup_url_kwarg]})
+        self.check_object_permissions(self.request, obj)
+        return obj
 
 
 class VisibleWarehouseField(serializers.SlugRelatedField):
