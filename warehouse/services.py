@@ -7,6 +7,7 @@ raises a `DomainError` (nothing written) instead of breaking an invariant.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -627,6 +628,61 @@ def ship_stock(
         reason=Reason.SHIP,
         reference=reference,
         actor=actor,
+    )
+
+
+@transaction.atomic
+def ship_allocated_stock(
+    *, units: Sequence[tuple[int, int]], reference: str = "", actor: Actor = None
+) -> list[StockMove]:
+    """Consume allocated stock that leaves the warehouse on a dispatched shipment, given as
+    (available balance id, units) pairs: one ledger move per pair.
+
+    What `ship_stock` does for each pair, in a fixed number of statements for the whole
+    shipment: the balances are locked together in id order and each changes once. Raises
+    InvalidQuantity or InsufficientStock (fewer allocated units than asked); nothing is
+    written then.
+    """
+    taken: dict[int, int] = defaultdict(int)
+    for balance_id, quantity in units:
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+        taken[balance_id] += quantity
+    locked = lock_balances(taken)
+    for balance_id, quantity in taken.items():
+        balance = locked.get(balance_id)
+        if balance is None or balance.status != StockStatus.AVAILABLE:
+            raise InsufficientStock(f"There is no available stock balance {balance_id}.")
+        if balance.allocated < quantity:
+            raise InsufficientStock(
+                f"Only {balance.allocated} allocated of balance {balance_id}; {quantity} asked."
+            )
+    for balance_id in sorted(taken):
+        StockBalance.objects.filter(id=balance_id).update(
+            quantity=F("quantity") - taken[balance_id],
+            allocated=F("allocated") - taken[balance_id],
+        )
+    warehouse_of = dict(
+        Location.objects.filter(id__in={b.location_id for b in locked.values()}).values_list(
+            "id", "warehouse_id"
+        )
+    )
+    by = recorded_user(actor)
+    return StockMove.objects.bulk_create(
+        StockMove(
+            warehouse_id=warehouse_of[locked[balance_id].location_id],
+            product_id=locked[balance_id].product_id,
+            lot_id=locked[balance_id].lot_id,
+            quantity=quantity,
+            from_location_id=locked[balance_id].location_id,
+            from_status=StockStatus.AVAILABLE,
+            to_location_id=None,
+            to_status="",
+            reason=Reason.SHIP,
+            reference=reference[:64],
+            actor=by,
+        )
+        for balance_id, quantity in units
     )
 
 

@@ -28,7 +28,7 @@ from shipping.services.tracking import delivery_outcome, planned_eta, record_tra
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
 from warehouse.roles import recorded_user
-from warehouse.services import ship_stock
+from warehouse.services import ship_allocated_stock
 
 
 @transaction.atomic
@@ -139,15 +139,12 @@ def dispatch_shipment(*, shipment_id: int, actor=None) -> Shipment:
         .filter(order_line__order=order, status=Allocation.Status.PICKED)
         .order_by("balance_id", "id")
     )
+    ship_allocated_stock(
+        units=[(allocation.balance_id, allocation.quantity) for allocation in picked],
+        reference=f"shipment:{shipment.number}",
+        actor=actor,
+    )
     for allocation in picked:
-        ship_stock(
-            location_id=allocation.location_id,
-            product_id=allocation.product_id,
-            lot_id=allocation.lot_id,
-            quantity=allocation.quantity,
-            reference=f"shipment:{shipment.number}",
-            actor=actor,
-        )
         lines[allocation.order_line_id].quantity_shipped += allocation.quantity
     Allocation.objects.filter(id__in=[a.id for a in picked]).update(
         status=Allocation.Status.SHIPPED

@@ -15,8 +15,8 @@ from shipping.services.tracking import record_tracking
 from shipping.transitions import check_transition
 from warehouse.errors import InvalidQuantity
 from warehouse.gs1 import make_sscc
-from warehouse.models import DockDoor, Location, StockBalance, StockMove, StockStatus, Zone
-from warehouse.services import move_stock
+from warehouse.models import DockDoor, Location, StockMove, Zone
+from warehouse.services import move_allocated_stock
 
 
 @dataclass(frozen=True)
@@ -120,31 +120,28 @@ def stage_shipment(
         if door is None or not door.is_outbound:
             raise InvalidDockDoor("Choose an active outbound door of this warehouse.")
     picked = list(
-        Allocation.objects.select_for_update()
+        Allocation.objects.select_for_update(of=("self",))
+        .select_related("product", "lot")
         .filter(order_line__order=order, status=Allocation.Status.PICKED)
         .exclude(location_id=lane.id)
         .order_by("balance_id", "id")
     )
     for allocation in picked:
-        move_stock(
+        # The lane is checked like any target; one without a capacity limit is not locked,
+        # so shipments of many routes stage into it side by side (warehouse.locking, rule 1).
+        allocation.balance_id = move_allocated_stock(
             from_location_id=allocation.location_id,
-            to_location_id=lane.id,
-            product_id=allocation.product_id,
-            lot_id=allocation.lot_id,
+            source_balance_id=allocation.balance_id,
+            to_location=lane,
+            product=allocation.product,
+            lot=allocation.lot,
             quantity=allocation.quantity,
-            allocated=True,
             reason=StockMove.Reason.MOVE,
             reference=f"shipment:{shipment.number}",
             actor=actor,
         )
-        allocation.balance_id = StockBalance.objects.values_list("id", flat=True).get(
-            location_id=lane.id,
-            product_id=allocation.product_id,
-            lot_id=allocation.lot_id,
-            status=StockStatus.AVAILABLE,
-        )
         allocation.location_id = lane.id
-        allocation.save(update_fields=["balance", "location"])
+    Allocation.objects.bulk_update(picked, ["balance", "location"])
     shipment.status = Shipment.Status.STAGED
     shipment.staging_lane = lane
     shipment.outbound_door = door

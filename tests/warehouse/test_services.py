@@ -368,6 +368,40 @@ class TestAllocateShip:
             quantity=3,
         )
 
+    def test_ship_allocated_stock_writes_one_move_per_allocation(self, stocked, product, clerk):
+        services.receive_stock(location_id=stocked.bins[1].id, product_id=product.id, quantity=5)
+        first, second = balance(stocked.bins[0], product), balance(stocked.bins[1], product)
+        services.allocate_stock(balance_id=first.id, quantity=9)
+        services.allocate_stock(balance_id=second.id, quantity=5)
+        # Two allocations of one balance (two order lines of the same product) and one more.
+        moves = services.ship_allocated_stock(
+            units=[(first.id, 4), (second.id, 5), (first.id, 3)],
+            reference="shipment:SH-1",
+            actor=clerk,
+        )
+        # The second bin is empty now (empty balances are not listed).
+        assert quantities(product) == {("A-01-01-1", AVAILABLE): (13, 2)}
+        assert [(m.from_location_id, m.quantity) for m in moves] == [
+            (stocked.bins[0].id, 4),
+            (stocked.bins[1].id, 5),
+            (stocked.bins[0].id, 3),
+        ]
+        assert {(m.to_location_id, m.reason, m.reference, m.actor_id) for m in moves} == {
+            (None, Reason.SHIP, "shipment:SH-1", clerk.id)
+        }
+        assert {m.warehouse_id for m in moves} == {stocked.bins[0].warehouse_id}
+
+    def test_ship_allocated_stock_refuses_more_than_allocated_in_all(self, stocked, product):
+        row = balance(stocked.bins[0], product)
+        services.allocate_stock(balance_id=row.id, quantity=6)
+        # Each pair alone fits; together they take more than the balance has allocated.
+        error = refused(
+            InsufficientStock, services.ship_allocated_stock, units=[(row.id, 4), (row.id, 3)]
+        )
+        assert "Only 6 allocated" in str(error)
+        refused(InvalidQuantity, services.ship_allocated_stock, units=[(row.id, 0)])
+        refused(InsufficientStock, services.ship_allocated_stock, units=[(987654, 1)])
+
 
 class TestInsufficientStock:
     def test_more_than_on_hand(self, stocked, product):
