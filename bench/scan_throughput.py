@@ -13,10 +13,18 @@ What it does, in one run:
    requests in total per endpoint: first the bare endpoint, then the scan endpoint (plain EANs
    and GS1-128 labels with lot and expiry, each with a fresh Idempotency-Key; a dropped
    connection is retried with the same key). Warm-up requests are not counted.
-5. Prints requests/s, p50/p90/p99/max latency for both, the ratio, and the targets; checks that
-   every scan was recorded exactly once and that the stock ledger reconciles.
+5. Then the same scanners at a dock hand's pace (`--pace`, default one scan a second each, the
+   load model of `bench/load.py`) for `--paced-seconds`: each scan is due at its own time
+   (scanners start spread over the first interval), and its latency counts from when it was
+   due, so a scan held up by a slow one before it is not flattered.
+6. Prints requests/s, p50/p90/p99/max latency for each run, the ratio, and the targets; checks
+   that every scan was recorded exactly once and that the stock ledger reconciles.
 
-Usage: .venv/bin/python bench/scan_throughput.py [--scanners 16] [--requests 4000]
+Back to back, 16 scanners keep 16 requests in flight whatever the service's speed, so their
+latency is about scanners / throughput (Little's law): on 2 CPUs it measures the machine's
+capacity, not what a person at a scanner waits. The paced run measures that.
+
+Usage: .venv/bin/python bench/scan_throughput.py [--scanners 16] [--requests 4000] [--pace 1]
 """
 
 from __future__ import annotations
@@ -84,6 +92,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="Seconds between one scanner's paced scans."
+    )
+    parser.add_argument("--paced-seconds", type=float, default=60.0)
     return parser.parse_args()
 
 
@@ -179,27 +191,35 @@ def seed(scanners: int) -> list[Scanner]:
     return result
 
 
-def drive(port: int, scanners: list[Scanner], per_scanner: int, *, scans: bool) -> Run:
-    """Each scanner thread sends `per_scanner` requests over its own keep-alive connection."""
+def drive(
+    port: int, scanners: list[Scanner], per_scanner: int, *, scans: bool, pace: float = 0.0
+) -> Run:
+    """Each scanner thread sends `per_scanner` requests over its own keep-alive connection:
+    back to back, or with `pace` one every `pace` seconds, latency counted from when due."""
     run = Run()
     lock = threading.Lock()
     barrier = threading.Barrier(len(scanners) + 1)
 
-    def work(scanner: Scanner) -> None:
+    def work(index: int, scanner: Scanner) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         path = f"/api/v1/receipts/{scanner.receipt_id}/scans/" if scans else "/bench/bare/"
         mine: list[float] = []
         errors: list[str] = []
         retries = 0
         barrier.wait()
+        first_due = time.perf_counter() + pace * index / len(scanners)
         for number in range(per_scanner):
+            due = first_due + number * pace
+            if pace:
+                # A bench pacing its load, as a dock hand paces scans; nothing is timed by it.
+                time.sleep(max(0.0, due - time.perf_counter()))
             body = json.dumps({"barcode": scanner.barcodes[number % len(scanner.barcodes)]})
             headers = {
                 "Authorization": f"Bearer {scanner.token}",
                 "Content-Type": "application/json",
                 "Idempotency-Key": str(uuid.uuid4()),
             }
-            started = time.perf_counter()
+            started = due if pace else time.perf_counter()
             for _attempt in range(3):
                 try:
                     conn.request("POST", path, body, headers)
@@ -223,7 +243,7 @@ def drive(port: int, scanners: list[Scanner], per_scanner: int, *, scans: bool) 
             run.errors.extend(errors)
             run.retries += retries
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in scanners]
+    threads = [threading.Thread(target=work, args=pair) for pair in enumerate(scanners)]
     for thread in threads:
         thread.start()
     barrier.wait()
@@ -280,10 +300,14 @@ def main() -> int:
                 print("warm-up errors:", warm.errors[:3])
         bare = drive(args.port, scanners, per_scanner, scans=False)
         scan = drive(args.port, scanners, per_scanner, scans=True)
+        per_scanner_paced = max(1, int(args.paced_seconds / args.pace))
+        paced = drive(args.port, scanners, per_scanner_paced, scans=True, pace=args.pace)
     finally:
         stop_server(server)
 
-    ok, check = verify(expected_scans=args.scanners * (args.warmup + per_scanner))
+    ok, check = verify(
+        expected_scans=args.scanners * (args.warmup + per_scanner + per_scanner_paced)
+    )
     cpus = os.cpu_count()
     print()
     print(
@@ -291,11 +315,12 @@ def main() -> int:
         f"endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, {cpus} CPUs"
     )
     columns = ("req/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
-    print(f"{'endpoint':<10}" + "".join(f"{c:>9}" for c in columns) + f"{'errors':>8}")
-    for name, run in (("bare", bare), ("scan", scan)):
+    print(f"{'endpoint':<12}" + "".join(f"{c:>9}" for c in columns) + f"{'errors':>8}")
+    paced_name = f"scan {args.pace:g}s"
+    for name, run in (("bare", bare), ("scan", scan), (paced_name, paced)):
         figures = run.summary()
         print(
-            f"{name:<10}{figures['per_second']:>9.1f}{figures['p50']:>9.1f}{figures['p90']:>9.1f}"
+            f"{name:<12}{figures['per_second']:>9.1f}{figures['p50']:>9.1f}{figures['p90']:>9.1f}"
             f"{figures['p99']:>9.1f}{figures['max']:>9.1f}{len(run.errors):>8}"
         )
         for error in run.errors[:3]:
@@ -303,10 +328,19 @@ def main() -> int:
     ratio = scan.summary()["per_second"] / bare.summary()["per_second"]
     p99 = scan.summary()["p99"]
     print(f"scans/s vs bare: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
-    print(f"scan p99: {p99:.1f} ms (target < 100 ms: {'met' if p99 < 100 else 'NOT met'})")
-    print(f"connection retries: bare {bare.retries}, scan {scan.retries}")
+    print(
+        f"scan p99: {p99:.1f} ms back to back "
+        f"(target < 100 ms: {'met' if p99 < 100 else 'NOT met'})"
+    )
+    paced_p99 = paced.summary()["p99"]
+    print(
+        f"scan p99: {paced_p99:.1f} ms at {args.pace:g} s a scan per scanner "
+        f"({paced.summary()['per_second']:.1f} scans/s; target < 100 ms: "
+        f"{'met' if paced_p99 < 100 else 'NOT met'})"
+    )
+    print(f"connection retries: bare {bare.retries}, scan {scan.retries}, paced {paced.retries}")
     print(f"check: {check} ({'ok' if ok else 'FAILED'})")
-    return 0 if ok and not scan.errors and not bare.errors else 1
+    return 0 if ok and not (scan.errors or bare.errors or paced.errors) else 1
 
 
 if __name__ == "__main__":
