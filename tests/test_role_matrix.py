@@ -799,6 +799,10 @@ EXPECTATIONS: dict[str, Op] = {
         on("putaway-tasks/{o.id}/", lambda w: states.open_putaway_task(w.site, w.product), "GET"),
     ),
     "POST /putaway-tasks/{id}/confirm/": Op(OWNER_OR_MANAGER, confirm_putaway),
+    "POST /putaway-tasks/{id}/propose/": Op(
+        OWNER_OR_MANAGER,
+        on("putaway-tasks/{o.id}/propose/", lambda w: states.open_putaway_task(w.site, w.product)),
+    ),
     "GET /returns/": listed("returns/", "warehouse", ReturnAuthorisation, requested_return),
     "POST /returns/": Op(PLANNERS, new_return, 201),
     "GET /returns/{id}/": Op(STAFF, on("returns/{o.id}/", requested_return, "GET")),

@@ -421,7 +421,7 @@ class PutawayTaskViewSet(
     serializer_class = s.PutawayTaskSerializer
     permission_classes = [RolePermission]
     filterset_fields = ["status", "receipt", "product"]
-    action_roles = {"confirm": (DOCK,)}
+    action_roles = {"confirm": (DOCK,), "propose": (DOCK,)}
     read_roles = ALL_ROLES
 
     model = PutawayTask
@@ -448,6 +448,14 @@ class PutawayTaskViewSet(
             return Response(s.PutawayTaskSerializer(self.get_queryset().get(id=task.id)).data)
 
         return idempotent(request, handler, required=True)
+
+    @extend_schema(request=None, responses={200: s.PutawayTaskSerializer, 409: PROBLEM})
+    @action(detail=True, methods=["post"])
+    def propose(self, request, pk=None):
+        """Propose the bin again from what the bins hold now (the proposed one filled up)."""
+        task = self.get_object()
+        services.propose_putaway_bin(task_id=task.id)
+        return Response(s.PutawayTaskSerializer(self.get_queryset().get(id=task.id)).data)
 
 
 __all__ = [

@@ -43,7 +43,7 @@ from receiving.services.returns import (
     request_return,
 )
 from receiving.services.scans import ScanItem, ScanResult, receive_scan
-from receiving.services.work import confirm_putaway, record_inspection
+from receiving.services.work import confirm_putaway, propose_putaway_bin, record_inspection
 
 __all__ = [
     "LineInput",
@@ -65,6 +65,7 @@ __all__ = [
     "door_hours",
     "open_receipt",
     "open_return_receipt",
+    "propose_putaway_bin",
     "receive_return_scan",
     "receive_scan",
     "record_disposition",

@@ -152,6 +152,44 @@ def record_inspection(
 # --- putaway ---------------------------------------------------------------------------------
 
 
+def _task_warehouse_id(task: PutawayTask) -> int:
+    if task.return_receipt_id is not None:
+        return task.return_receipt.rma.warehouse_id
+    return task.receipt.shipment.warehouse_id
+
+
+def _lock_putaway_task(task_id: int, *related: str) -> PutawayTask:
+    """The open task, locked, with what tells its warehouse; InvalidTransition once done."""
+    task = (
+        PutawayTask.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("receipt__shipment", "return_receipt__rma", *related)
+        .get(id=task_id)
+    )
+    check_transition("putaway task", task.status, PutawayTask.Status.DONE)
+    return task
+
+
+@transaction.atomic
+def propose_putaway_bin(*, task_id: int) -> PutawayTask:
+    """Propose the task's bin again from what the bins hold now.
+
+    The proposal made with the task can fill up before the goods get there (other doors put
+    away too), or no bin had room then; a driver who finds it full asks again instead of
+    trying bins one by one. The task keeps no proposal while still no bin of its storage class
+    has room. Raises InvalidTransition (409) for a finished task.
+    """
+    task = _lock_putaway_task(task_id, "product", "from_location")
+    task.proposed_location = putaway.propose_bin(
+        warehouse_id=_task_warehouse_id(task),
+        product=task.product,
+        lot_id=task.lot_id,
+        quantity=task.quantity,
+        origin=task.from_location,
+    )
+    task.save(update_fields=["proposed_location"])
+    return task
+
+
 @transaction.atomic
 def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> PutawayTask:
     """Move the task's stock from the dock into the scanned bin and record dock-to-stock time
@@ -161,16 +199,8 @@ def confirm_putaway(*, task_id: int, bin_code: str, actor: Actor = None) -> Puta
     one; the bin actually used is recorded. Raises UnknownBin (422), NotAStorageBin,
     StorageClassMismatch or CapacityExceeded (409) and InvalidTransition for a finished task.
     """
-    task = (
-        PutawayTask.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("receipt__shipment", "return_receipt__rma")
-        .get(id=task_id)
-    )
-    check_transition("putaway task", task.status, PutawayTask.Status.DONE)
-    if task.return_receipt_id is not None:
-        warehouse_id = task.return_receipt.rma.warehouse_id
-    else:
-        warehouse_id = task.receipt.shipment.warehouse_id
+    task = _lock_putaway_task(task_id)
+    warehouse_id = _task_warehouse_id(task)
     code = bin_code.strip()
     location = (
         Location.objects.select_related("zone")

@@ -150,3 +150,37 @@ def test_confirm_refuses_bins_that_cannot_take_the_stock(site, product, api, sup
     again = confirm(api, task, "A-01-01-1", "k6")
     assert again.status_code == 409
     assert list_ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_a_driver_who_finds_the_proposed_bin_full_asks_again(site, product, api, supplier):
+    task = _task(site, product, api, supplier, 100)  # 150 kg
+    assert task.proposed_location.code == "A-01-01-1"
+    # Another door's goods filled A-01 since the proposal: 900 of its 1,000 kg.
+    heavy = wf.make_product(sku="HEAVY", unit_weight_kg=Decimal(100))
+    inventory.receive_stock(location_id=site.bins[0].id, product_id=heavy.id, quantity=9)
+    assert confirm(api, task, "A-01-01-1", "k1").json()["code"] == "capacity-exceeded"
+
+    again = api["dock"].post(f"/api/v1/putaway-tasks/{task.id}/propose/")
+    assert again.status_code == 200
+    assert again.json()["proposed_bin"] == "A-02-01-1"
+    assert confirm(api, task, "A-02-01-1", "k2").status_code == 200
+    task.refresh_from_db()
+    assert (task.confirmed_location.code, task.is_proposal_followed) == ("A-02-01-1", True)
+    # A finished task has nothing left to propose.
+    assert api["dock"].post(f"/api/v1/putaway-tasks/{task.id}/propose/").status_code == 409
+
+
+@pytest.mark.django_db
+def test_no_bin_with_room_leaves_the_task_without_a_proposal(site, product, api, supplier):
+    task = _task(site, product, api, supplier, 100)
+    # Every ambient bin nearly full by weight.
+    heavy = wf.make_product(sku="HEAVY", unit_weight_kg=Decimal(100))
+    ambient = [b for b in Location.objects.filter(zone=site.bins[0].zone)]
+    for location in ambient:
+        inventory.receive_stock(location_id=location.id, product_id=heavy.id, quantity=9)
+    again = api["dock"].post(f"/api/v1/putaway-tasks/{task.id}/propose/")
+    assert again.status_code == 200
+    assert again.json()["proposed_bin"] is None
+    task.refresh_from_db()
+    assert task.proposed_location is None

@@ -323,12 +323,24 @@ def inspect(day: Day, inspection: dict, figures: dict) -> None:
 
 def put_away(day: Day, task: dict, figures: dict) -> None:
     """Take the task to its proposed bin; when that bin filled up since the proposal (other
-    doors put away too) or none was proposed, the driver takes the next bin of the right
-    storage class that has room, as staff choose on the floor."""
+    doors put away too) or none was proposed, the driver asks the service to propose again
+    (`/propose/`), as a handheld does, and goes there."""
     product = day.products[task["sku"]]
-    candidates = [task["proposed_bin"]] if task["proposed_bin"] else []
-    candidates += day.bins_by_class.get(product.storage_class, [])
-    for attempt, bin_code in enumerate(candidates[:40]):
+    bin_code = task["proposed_bin"]
+    for attempt in range(10):
+        if bin_code is None:
+            task = day.dock.expect(
+                day.dock.post(
+                    f"putaway-tasks/{task['id']}/propose/",
+                    {},
+                    operation="POST putaway-tasks/{id}/propose/",
+                ),
+                200,
+                what="putaway proposal",
+            )
+            bin_code = task["proposed_bin"]
+            if bin_code is None:
+                break
         answer = day.dock.post(
             f"putaway-tasks/{task['id']}/confirm/",
             {"bin": bin_code},
@@ -336,6 +348,7 @@ def put_away(day: Day, task: dict, figures: dict) -> None:
             key=new_key(),
         )
         if answer.status == 409 and answer.problem_code() == "capacity-exceeded":
+            bin_code = None
             continue
         done = day.dock.expect(answer, 200, what="putaway")
         day.move_in_bin(bin_code, task["sku"], task["lot_code"], task["quantity"])
@@ -345,7 +358,9 @@ def put_away(day: Day, task: dict, figures: dict) -> None:
         if done["dock_to_stock_seconds"] is not None:
             figures["dock_to_stock"].append(done["dock_to_stock_seconds"])
         return
-    figures["errors"].append(f"putaway task of {task['sku']}: no bin with room")
+    figures["errors"].append(
+        f"putaway task of {task['sku']} ({product.storage_class}): no bin with room"
+    )
 
 
 def merge(day: Day, figures: dict) -> None:
