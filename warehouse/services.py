@@ -49,6 +49,12 @@ class LotMismatch(DomainError):
     http_status = 400
 
 
+def _check_quantity(quantity: object) -> None:
+    """A move's quantity: a whole number of base units above 0 (a bool is not one)."""
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+
+
 def _check_lot(product: Product, lot_id: int | None, lot: Lot | None = None) -> None:
     """Raise LotMismatch unless `lot_id` is a lot of `product` (or None for an untracked one).
 
@@ -180,8 +186,7 @@ def post_move(
     Raises InvalidQuantity, LotMismatch, InsufficientStock, CapacityExceeded,
     StorageClassMismatch or LocationInactive; nothing is written then.
     """
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+    _check_quantity(quantity)
     if source is None and target is None:
         raise InvalidQuantity("A move needs a source, a target or both.")
     if source == target:
@@ -312,8 +317,7 @@ def _receive(
     all of it, which is what a savepoint-less caller must expect from any failed statement
     anyway.
     """
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+    _check_quantity(quantity)
     if product is None or product.id != product_id:
         product = Product.objects.get(id=product_id)
     _check_lot(product, lot_id, lot)
@@ -470,8 +474,7 @@ def move_allocated_stock(
     one with a limit is locked and read again. Both balance rows are locked in id order in one
     statement, and they change with the ledger row in one more.
     """
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+    _check_quantity(quantity)
     if from_location_id == to_location.id:
         raise InvalidQuantity("Source and target are the same place.")
     lot_id = lot.id if lot is not None else None
@@ -645,8 +648,7 @@ def ship_allocated_stock(
     """
     taken: dict[int, int] = defaultdict(int)
     for balance_id, quantity in units:
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-            raise InvalidQuantity("Quantity must be a positive whole number of base units.")
+        _check_quantity(quantity)
         taken[balance_id] += quantity
     locked = lock_balances(taken)
     for balance_id, quantity in taken.items():
